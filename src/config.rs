@@ -1,0 +1,133 @@
+//! Parameters, their defaults and their validation. Validation turns a [`Config`] into
+//! [`Params`]: plain numbers the kernels can trust, with the layout resolved to boundaries.
+
+use crate::error::Error;
+
+/// Largest supported n-gram size.
+pub const MAX_NGRAM: usize = 8;
+/// Largest supported output length.
+pub const MAX_DIM: u64 = 65536;
+const LIMIT_31: u64 = 1 << 31;
+
+/// How `dim` is split between the n-gram sizes `1..=max_ngram`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Layout {
+    /// Size `i` gets a share proportional to `i` (more positions for longer n-grams).
+    #[default]
+    Proportional,
+    /// Every size gets the same share.
+    Equal,
+    /// Explicit part sizes, one per n-gram size; build it with [`Layout::explicit`].
+    Explicit {
+        parts: [u64; MAX_NGRAM],
+        len: usize,
+    },
+}
+
+impl Layout {
+    /// An explicit layout from part sizes, one per n-gram size (so at most 8 of them).
+    /// Whether their number matches `max_ngram` and their sum `dim` is checked by
+    /// [`Config::validate`].
+    pub fn explicit(parts: &[u64]) -> Result<Layout, Error> {
+        if parts.is_empty() || parts.len() > MAX_NGRAM {
+            return Err(Error::LayoutLength {
+                expected: MAX_NGRAM,
+                got: parts.len(),
+            });
+        }
+        let mut out = [0u64; MAX_NGRAM];
+        out[..parts.len()].copy_from_slice(parts);
+        Ok(Layout::Explicit {
+            parts: out,
+            len: parts.len(),
+        })
+    }
+}
+
+/// The parameters of the embedding function, as a user states them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Config {
+    pub dim: u64,
+    pub max_ngram: u64,
+    pub layout: Layout,
+    pub seed: u64,
+    pub base: u64,
+    pub hash_modulus: u64,
+    pub buckets: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            dim: 768,
+            max_ngram: 3,
+            layout: Layout::Proportional,
+            seed: 42,
+            base: 31,
+            hash_modulus: 1_000_000_007,
+            buckets: 1_000_000_007,
+        }
+    }
+}
+
+/// A validated configuration: everything the kernels need except the seed vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Params {
+    pub dim: usize,
+    pub max_ngram: usize,
+    /// `bounds[i-1]..bounds[i]` are the output positions of n-gram size `i`.
+    pub bounds: [usize; MAX_NGRAM + 1],
+    pub seed: u64,
+    pub base: u32,
+    pub hash_modulus: u32,
+    pub buckets: u32,
+}
+
+impl Params {
+    /// Output positions of n-gram size `size` (1-based).
+    pub fn part(&self, size: usize) -> core::ops::Range<usize> {
+        self.bounds[size - 1]..self.bounds[size]
+    }
+    /// Part sizes, one per n-gram size.
+    pub fn part_sizes(&self) -> impl Iterator<Item = usize> + '_ {
+        (1..=self.max_ngram).map(|i| self.bounds[i] - self.bounds[i - 1])
+    }
+}
+
+fn check(param: &'static str, value: u64, ok: bool, range: &'static str) -> Result<(), Error> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::OutOfRange {
+            param,
+            value,
+            range,
+        })
+    }
+}
+
+impl Config {
+    /// Checks every parameter against the spec's ranges and resolves the layout.
+    pub fn validate(&self) -> Result<Params, Error> {
+        let d = self.dim;
+        check("dim", d, (1..=MAX_DIM).contains(&d), "1 <= dim <= 65536")?;
+        let n = self.max_ngram;
+        check("max_ngram", n, (1..=8).contains(&n), "1 <= max_ngram <= 8")?;
+        check("base", self.base, (1..LIMIT_31).contains(&self.base), "1 <= base < 2**31")?;
+        let m = self.hash_modulus;
+        check("hash_modulus", m, (2..LIMIT_31).contains(&m), "2 <= hash_modulus < 2**31")?;
+        let b = self.buckets;
+        check("buckets", b, (3..LIMIT_31).contains(&b), "3 <= buckets < 2**31")?;
+        let n = n as usize;
+        let bounds = crate::layout::bounds(&self.layout, d, n)?;
+        Ok(Params {
+            dim: d as usize,
+            max_ngram: n,
+            bounds,
+            seed: self.seed,
+            base: self.base as u32,
+            hash_modulus: m as u32,
+            buckets: b as u32,
+        })
+    }
+}

@@ -1,0 +1,98 @@
+//! One string's embedding (spec steps 4 to 6) into a caller's buffer, with no allocation:
+//! window hashes go through a small stack buffer and sums through a stack block of positions.
+
+use core::ops::Range;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::config::Params;
+use crate::element::Element;
+use crate::error::Error;
+use crate::kernel::Kernel;
+use crate::rolling::Windows;
+
+/// Window hashes computed at a time; a text with no more windows is hashed once per part.
+const WINDOW_CHUNK: usize = 256;
+/// Output positions whose sums are kept at a time.
+pub const POSITION_BLOCK: usize = 512;
+
+/// Everything needed to embed, borrowed: validated parameters, the seed vector and the Shoup
+/// quotient of every seed.
+#[derive(Debug, Clone, Copy)]
+pub struct Tables<'a> {
+    pub params: &'a Params,
+    pub seeds: &'a [u32],
+    pub quots: &'a [u32],
+}
+
+impl Tables<'_> {
+    /// Writes `dim` values for `text` (code points) into `out`.
+    pub fn embed_into<T: Element>(&self, kernel: Kernel, text: &[u32], out: &mut [T]) -> Result<(), Error> {
+        let p = self.params;
+        if out.len() != p.dim {
+            return Err(Error::OutputLength {
+                expected: p.dim,
+                got: out.len(),
+            });
+        }
+        let never = AtomicBool::new(false);
+        for size in 1..=p.max_ngram {
+            let part = p.part(size);
+            self.embed_span(kernel, text, size, part.clone(), &mut out[part], &never)?;
+        }
+        Ok(())
+    }
+
+    /// Writes output positions `span` (which lie in the part of n-gram size `size`) into `out`.
+    /// Long texts check `stop` every few hundred windows and return `Cancelled` once it is set.
+    pub fn embed_span<T: Element>(
+        &self,
+        kernel: Kernel,
+        text: &[u32],
+        size: usize,
+        span: Range<usize>,
+        out: &mut [T],
+        stop: &AtomicBool,
+    ) -> Result<(), Error> {
+        debug_assert_eq!(out.len(), span.len());
+        let p = self.params;
+        let b = p.buckets;
+        let windows = Windows::new(text, size, p.base, p.hash_modulus);
+        let n = windows.count();
+        if n == 0 {
+            out.fill(T::ZERO);
+            return Ok(());
+        }
+        let den = n as f64 * (f64::from(b) / 2.0);
+        let mut hashes = [0u32; WINDOW_CHUNK];
+        let few = n <= WINDOW_CHUNK;
+        if few {
+            windows.clone().fill(&mut hashes);
+        }
+        let mut sums = [0i64; POSITION_BLOCK];
+        for (start, out) in span.clone().step_by(POSITION_BLOCK).zip(out.chunks_mut(POSITION_BLOCK)) {
+            let block = start..start + out.len();
+            let (seeds, quots) = (&self.seeds[block.clone()], &self.quots[block]);
+            let sums = &mut sums[..out.len()];
+            sums.fill(0);
+            if few {
+                kernel.accumulate(&hashes[..n], seeds, quots, b, sums);
+            } else {
+                let mut w = windows.clone();
+                loop {
+                    let got = w.fill(&mut hashes);
+                    if got == 0 {
+                        break;
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        return Err(Error::Cancelled);
+                    }
+                    kernel.accumulate(&hashes[..got], seeds, quots, b, sums);
+                }
+            }
+            for (o, &s) in out.iter_mut().zip(sums.iter()) {
+                *o = T::from_f64(s as f64 / den);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,194 @@
+//! The projection (spec step 5): for every window hash `s` and output position `k`, the
+//! centred `(s * h_k) mod B`, summed over windows. Three implementations of one definition,
+//! chosen at run time so one build uses the widest vectors the CPU has.
+
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use crate::error::Error;
+
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod avx2;
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod avx512;
+pub mod scalar;
+
+/// One implementation of the projection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    Scalar,
+    Avx2,
+    Avx512,
+}
+
+impl Kernel {
+    pub const ALL: [Kernel; 3] = [Kernel::Scalar, Kernel::Avx2, Kernel::Avx512];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Scalar => "scalar",
+            Kernel::Avx2 => "avx2",
+            Kernel::Avx512 => "avx512",
+        }
+    }
+
+    /// The kernel named `name`; `"auto"` is the best one this CPU supports.
+    pub fn from_name(name: &str) -> Result<Kernel, Error> {
+        let k = match name {
+            "auto" => return Ok(Kernel::best()),
+            "scalar" => Kernel::Scalar,
+            "avx2" => Kernel::Avx2,
+            "avx512" => Kernel::Avx512,
+            _ => return Err(Error::UnknownKernel),
+        };
+        if k.is_supported() {
+            Ok(k)
+        } else {
+            Err(Error::UnsupportedKernel { name: k.name() })
+        }
+    }
+
+    pub fn is_supported(self) -> bool {
+        match self {
+            Kernel::Scalar => true,
+            #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+            Kernel::Avx2 => std::is_x86_feature_detected!("avx2"),
+            #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+            Kernel::Avx512 => std::is_x86_feature_detected!("avx512f"),
+            #[cfg(all(not(feature = "std"), any(target_arch = "x86", target_arch = "x86_64")))]
+            Kernel::Avx2 => cfg!(target_feature = "avx2"),
+            #[cfg(all(not(feature = "std"), any(target_arch = "x86", target_arch = "x86_64")))]
+            Kernel::Avx512 => cfg!(target_feature = "avx512f"),
+            #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+            Kernel::Avx2 | Kernel::Avx512 => false,
+        }
+    }
+
+    /// The fastest supported kernel.
+    pub fn best() -> Kernel {
+        [Kernel::Avx512, Kernel::Avx2]
+            .into_iter()
+            .find(|k| k.is_supported())
+            .unwrap_or(Kernel::Scalar)
+    }
+
+    /// Adds to `sums[k]` the centred `(s * seeds[k]) mod b` for every `s` in `hashes`.
+    /// `quots[k]` is the Shoup quotient of `seeds[k]`; the three slices have equal lengths.
+    #[inline]
+    pub fn accumulate(self, hashes: &[u32], seeds: &[u32], quots: &[u32], b: u32, sums: &mut [i64]) {
+        assert!(seeds.len() == sums.len() && quots.len() == sums.len());
+        match self {
+            // SAFETY: a Kernel other than Scalar is only made by `from_name`, `best` or
+            // `active`, each of which checks `is_supported` first; lengths are asserted above.
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            Kernel::Avx512 => unsafe { avx512::accumulate(hashes, seeds, quots, b, sums) },
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            Kernel::Avx2 => unsafe { avx2::accumulate(hashes, seeds, quots, b, sums) },
+            _ => scalar::accumulate(hashes, seeds, quots, b, sums),
+        }
+    }
+}
+
+/// 0 = not chosen yet, else 1 + index into `Kernel::ALL`.
+static ACTIVE: AtomicU8 = AtomicU8::new(0);
+
+/// The kernel in use: the one set with [`set_active`], else the `HASHEMBED_KERNEL` environment
+/// variable (std only; an unusable value falls back to the best kernel), else the best.
+pub fn active() -> Kernel {
+    match ACTIVE.load(Ordering::Relaxed) {
+        0 => {
+            let k = initial();
+            ACTIVE.store(1 + k as u8, Ordering::Relaxed);
+            k
+        }
+        i => Kernel::ALL[usize::from(i - 1)],
+    }
+}
+
+#[cfg(feature = "std")]
+fn initial() -> Kernel {
+    std::env::var("HASHEMBED_KERNEL")
+        .ok()
+        .and_then(|name| Kernel::from_name(name.trim()).ok())
+        .unwrap_or_else(Kernel::best)
+}
+
+#[cfg(not(feature = "std"))]
+fn initial() -> Kernel {
+    Kernel::best()
+}
+
+/// Forces a kernel for the whole process (output is the same whichever runs).
+pub fn set_active(k: Kernel) -> Result<(), Error> {
+    if !k.is_supported() {
+        return Err(Error::UnsupportedKernel { name: k.name() });
+    }
+    ACTIVE.store(1 + k as u8, Ordering::Relaxed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modarith::shoup_quotient;
+    use crate::seeds::SplitMix64;
+
+    /// The spec's definition, with division, as the oracle for every kernel.
+    fn definition(hashes: &[u32], seeds: &[u32], b: u32) -> Vec<i64> {
+        seeds
+            .iter()
+            .map(|&h| {
+                hashes
+                    .iter()
+                    .map(|&s| {
+                        let r = (u64::from(s) * u64::from(h) % u64::from(b)) as i64;
+                        if 2 * r > i64::from(b) {
+                            r - i64::from(b)
+                        } else {
+                            r
+                        }
+                    })
+                    .sum()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_supported_kernel_matches_the_definition() {
+        let mut g = SplitMix64::new(3);
+        for round in 0..300 {
+            let b = match round % 4 {
+                0 => 3,
+                1 => (1 << 31) - 1,
+                _ => 3 + (g.next().unwrap() % ((1 << 31) - 3)) as u32,
+            };
+            let m = 2 + (g.next().unwrap() % ((1 << 31) - 2)) as u32;
+            let n_pos = (g.next().unwrap() % 100) as usize;
+            let n_win = (g.next().unwrap() % 20) as usize;
+            let seeds: Vec<u32> = (0..n_pos)
+                .map(|_| 1 + (g.next().unwrap() % u64::from(b - 1)) as u32)
+                .collect();
+            let quots: Vec<u32> = seeds.iter().map(|&h| shoup_quotient(h, b)).collect();
+            let hashes: Vec<u32> = (0..n_win)
+                .map(|i| match i % 3 {
+                    0 => m - 1,
+                    _ => (g.next().unwrap() % u64::from(m)) as u32,
+                })
+                .collect();
+            let want = definition(&hashes, &seeds, b);
+            for k in Kernel::ALL.into_iter().filter(|k| k.is_supported()) {
+                let mut sums = vec![0i64; n_pos];
+                k.accumulate(&hashes, &seeds, &quots, b, &mut sums);
+                assert_eq!(sums, want, "kernel {} b={b}", k.name());
+            }
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for k in Kernel::ALL.into_iter().filter(|k| k.is_supported()) {
+            assert_eq!(Kernel::from_name(k.name()), Ok(k));
+        }
+        assert_eq!(Kernel::from_name("sse9"), Err(Error::UnknownKernel));
+        assert!(Kernel::from_name("auto").unwrap().is_supported());
+    }
+}

@@ -1,0 +1,96 @@
+//! Boundaries of the n-gram parts of the output (spec step 3).
+
+use crate::config::{Layout, MAX_NGRAM};
+use crate::error::Error;
+
+/// `b_0 = 0 < b_1 < ... < b_n = dim`; entries past `n` repeat `dim`.
+pub fn bounds(layout: &Layout, dim: u64, n: usize) -> Result<[usize; MAX_NGRAM + 1], Error> {
+    let mut b = [0u64; MAX_NGRAM + 1];
+    match layout {
+        Layout::Proportional => {
+            let tri = |i: u64| i * (i + 1) / 2;
+            for i in 1..=n {
+                b[i] = dim * tri(i as u64) / tri(n as u64);
+            }
+        }
+        Layout::Equal => {
+            for i in 1..=n {
+                b[i] = dim * i as u64 / n as u64;
+            }
+        }
+        Layout::Explicit { parts, len } => {
+            if *len != n {
+                return Err(Error::LayoutLength {
+                    expected: n,
+                    got: *len,
+                });
+            }
+            for i in 1..=n {
+                if parts[i - 1] == 0 {
+                    return Err(Error::LayoutPartZero { index: i - 1 });
+                }
+                b[i] = b[i - 1].saturating_add(parts[i - 1]);
+            }
+            if b[n] != dim {
+                return Err(Error::LayoutSum { sum: b[n], dim });
+            }
+        }
+    }
+    for i in 1..=n {
+        if b[i] <= b[i - 1] {
+            return Err(Error::LayoutPartEmpty { size: i, dim });
+        }
+    }
+    let mut out = [dim as usize; MAX_NGRAM + 1];
+    for i in 0..=n {
+        out[i] = b[i] as usize;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_examples() {
+        let p = bounds(&Layout::Proportional, 768, 3).unwrap();
+        assert_eq!(&p[..4], &[0, 128, 384, 768]);
+        let e = bounds(&Layout::Equal, 768, 3).unwrap();
+        assert_eq!(&e[..4], &[0, 256, 512, 768]);
+        let x = Layout::explicit(&[2, 3, 7]).unwrap();
+        assert_eq!(&bounds(&x, 12, 3).unwrap()[..4], &[0, 2, 5, 12]);
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            bounds(&Layout::Proportional, 2, 3),
+            Err(Error::LayoutPartEmpty { size: 1, dim: 2 })
+        );
+        let x = Layout::explicit(&[2, 3]).unwrap();
+        assert_eq!(
+            bounds(&x, 5, 3),
+            Err(Error::LayoutLength { expected: 3, got: 2 })
+        );
+        let x = Layout::explicit(&[2, 3, 4]).unwrap();
+        assert_eq!(bounds(&x, 10, 3), Err(Error::LayoutSum { sum: 9, dim: 10 }));
+        let x = Layout::explicit(&[1, 0]).unwrap();
+        assert_eq!(bounds(&x, 1, 2), Err(Error::LayoutPartZero { index: 1 }));
+        assert!(Layout::explicit(&[1; 9]).is_err());
+    }
+
+    #[test]
+    fn every_dim_and_size_is_increasing_or_rejected() {
+        for n in 1..=8 {
+            for d in 1..300u64 {
+                for l in [Layout::Proportional, Layout::Equal] {
+                    if let Ok(b) = bounds(&l, d, n) {
+                        assert!(b[..=n].windows(2).all(|w| w[0] < w[1]));
+                        assert_eq!(b[n], d as usize);
+                    }
+                }
+            }
+        }
+    }
+}

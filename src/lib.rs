@@ -1,0 +1,58 @@
+//! Dynamic hash embeddings: a deterministic, table-free replacement for a transformer's input
+//! embedding layer.
+//!
+//! Every character n-gram of a string (sizes `1..=max_ngram`) gets a polynomial rolling hash;
+//! each hash is multiplied by a fixed vector of seeds modulo a prime, centred into
+//! `(-B/2, B/2]`, and averaged over the n-grams of each size; the per-size parts, scaled into
+//! `[-1, 1]`, are concatenated into `dim` floats. Any string gets a vector, no table is
+//! stored, and strings sharing n-grams get nearby vectors. The exact function is written down
+//! in `docs/spec.md`; every kernel here computes it bit for bit.
+//!
+//! ```
+//! use hashembed::{Config, Embedder};
+//!
+//! let embedder = Embedder::new(&Config::default())?;
+//! let v = embedder.embed("hello");
+//! assert_eq!(v.len(), 768);
+//! assert_eq!(v[0].to_bits(), 0xbc0df7f2);
+//!
+//! // A batch: one flat code point buffer and offsets, embedded in parallel.
+//! let words = ["the", "cat", "the"];
+//! let chars: Vec<u32> = words.iter().flat_map(|w| w.chars().map(u32::from)).collect();
+//! let offsets = [0, 3, 6, 9];
+//! let texts = hashembed::Texts::new(&chars, &offsets)?;
+//! let mut out = vec![0f32; words.len() * embedder.dim()];
+//! embedder.embed_batch(&texts, &mut out, Default::default())?;
+//! assert_eq!(out[..768], out[2 * 768..]);
+//! # Ok::<(), hashembed::Error>(())
+//! ```
+#![cfg_attr(not(any(feature = "std", test)), no_std)]
+
+pub mod config;
+pub mod element;
+pub mod embed;
+pub mod error;
+pub mod kernel;
+pub mod layout;
+pub mod modarith;
+pub mod rolling;
+pub mod seeds;
+
+#[cfg(feature = "std")]
+mod batch;
+#[cfg(feature = "std")]
+mod embedder;
+#[cfg(feature = "std")]
+pub mod pool;
+#[cfg(feature = "python")]
+mod python;
+
+#[cfg(feature = "std")]
+pub use batch::{BatchOptions, Texts};
+pub use config::{Config, Layout, Params};
+pub use element::{Element, F16};
+pub use embed::Tables;
+#[cfg(feature = "std")]
+pub use embedder::Embedder;
+pub use error::Error;
+pub use kernel::Kernel;

@@ -1,0 +1,135 @@
+//! Polynomial hashes of every i-gram window (spec step 4), updated as the window slides:
+//! drop the leaving code point's term `c * p^(i-1)`, multiply by `p`, add the entering one.
+//! Equal to the spec's Horner form because both are the same polynomial modulo `m`.
+
+use crate::modarith::MulConst;
+
+/// `c mod m` for a code point; the branch is almost never taken with the default modulus.
+#[inline(always)]
+fn reduce(c: u32, m: u32) -> u32 {
+    if c < m {
+        c
+    } else {
+        c % m
+    }
+}
+
+/// The spec's Horner hash of one n-gram.
+pub fn horner(gram: &[u32], base: u32, m: u32) -> u32 {
+    horner_with(gram, MulConst::new(base % m, m), m)
+}
+
+fn horner_with(gram: &[u32], p: MulConst, m: u32) -> u32 {
+    gram.iter().fold(0, |h, &c| add_mod(p.mul_mod(h, m), reduce(c, m), m))
+}
+
+#[inline(always)]
+fn add_mod(a: u32, b: u32, m: u32) -> u32 {
+    let s = a + b;
+    if s >= m {
+        s - m
+    } else {
+        s
+    }
+}
+
+/// Hashes of the windows of one size over one text, produced in order, in chunks.
+#[derive(Debug, Clone)]
+pub struct Windows<'t> {
+    text: &'t [u32],
+    size: usize,
+    m: u32,
+    p: MulConst,
+    /// `p^(size-1) mod m`, the weight of the code point leaving the window.
+    lead: MulConst,
+    next: usize,
+    hash: u32,
+}
+
+impl<'t> Windows<'t> {
+    pub fn new(text: &'t [u32], size: usize, base: u32, m: u32) -> Self {
+        let p = MulConst::new(base % m, m);
+        let lead = (1..size).fold(1 % m, |acc, _| p.mul_mod(acc, m));
+        Windows {
+            text,
+            size,
+            m,
+            p,
+            lead: MulConst::new(lead, m),
+            next: 0,
+            hash: 0,
+        }
+    }
+
+    /// Number of windows in all: `len - size + 1`, or 0 if the text is shorter.
+    pub fn count(&self) -> usize {
+        (self.text.len() + 1).saturating_sub(self.size)
+    }
+
+    /// Writes the next hashes into `buf`; returns how many (0 once every window is done).
+    pub fn fill(&mut self, buf: &mut [u32]) -> usize {
+        let (m, p, lead, size) = (self.m, self.p, self.lead, self.size);
+        let todo = (self.count() - self.next).min(buf.len());
+        for slot in &mut buf[..todo] {
+            let j = self.next;
+            self.hash = if j == 0 {
+                horner_with(&self.text[..size], p, m)
+            } else {
+                let out = lead.mul_mod(reduce(self.text[j - 1], m), m);
+                let h = add_mod(self.hash, m - out, m);
+                add_mod(p.mul_mod(h, m), reduce(self.text[j + size - 1], m), m)
+            };
+            *slot = self.hash;
+            self.next += 1;
+        }
+        todo
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cps(s: &str) -> Vec<u32> {
+        s.chars().map(u32::from).collect()
+    }
+
+    #[test]
+    fn spec_check_values() {
+        assert_eq!(horner(&cps("abc"), 31, 1_000_000_007), 96354);
+        assert_eq!(horner(&cps("the"), 31, 1_000_000_007), 114801);
+        assert_eq!(horner(&cps("xa"), 31, 1_000_000_007), 3817);
+        assert_eq!(horner(&cps("yB"), 31, 1_000_000_007), 3817);
+    }
+
+    #[test]
+    fn rolling_equals_horner_for_every_window() {
+        let t = cps("the quick brown fox \u{1F600} jumps \u{0301}over");
+        let text = &t[..];
+        for &(base, m) in &[(31, 1_000_000_007), (1_114_129, 1_000_000_007), (7, 5), (1, 2)] {
+            for size in 1..=8 {
+                let mut w = Windows::new(text, size, base, m);
+                let mut buf = [0u32; 5];
+                let mut j = 0;
+                loop {
+                    let got = w.fill(&mut buf);
+                    if got == 0 {
+                        break;
+                    }
+                    for &h in &buf[..got] {
+                        assert_eq!(h, horner(&text[j..j + size], base, m));
+                        j += 1;
+                    }
+                }
+                assert_eq!(j, text.len() + 1 - size);
+            }
+        }
+    }
+
+    #[test]
+    fn short_text_has_no_windows() {
+        let t = cps("ab");
+        assert_eq!(Windows::new(&t, 3, 31, 1_000_000_007).count(), 0);
+        assert_eq!(Windows::new(&[], 1, 31, 1_000_000_007).count(), 0);
+    }
+}
