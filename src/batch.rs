@@ -21,7 +21,7 @@ use crate::kernel::{self, Kernel};
 use crate::pool;
 
 /// A text at least this long is split into blocks of positions across workers.
-const LONG_TEXT: usize = 4096;
+pub const LONG_TEXT: usize = 4096;
 
 /// Texts as one code point buffer and `len + 1` offsets: text `i` is `chars[offsets[i]..offsets[i + 1]]`.
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +48,14 @@ impl<'a> Texts<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Code points in all the texts together.
+    pub fn total_chars(&self) -> usize {
+        match (self.offsets.first(), self.offsets.last()) {
+            (Some(a), Some(b)) => b - a,
+            _ => 0,
+        }
     }
 
     pub fn get(&self, i: usize) -> &'a [u32] {
@@ -161,7 +169,9 @@ impl Embedder {
             .filter(|i| unique(i) && texts.get(*i).len() >= LONG_TEXT)
             .flat_map(|i| {
                 (1..=p.max_ngram).flat_map(move |size| {
-                    p.part(size).step_by(POSITION_BLOCK).map(move |start| (i, size, start))
+                    p.part(size)
+                        .step_by(POSITION_BLOCK)
+                        .map(move |start| (i, size, start))
                 })
             })
             .collect();
@@ -177,12 +187,16 @@ impl Embedder {
 
 /// Copies each repeated text's row from its first occurrence's row.
 fn copy_repeats<T: Element>(first: &[u32], rows: &Rows<T>) {
-    first.par_iter().enumerate().with_min_len(256).for_each(|(i, &f)| {
-        let f = f as usize;
-        if f != i {
-            // SAFETY: row `f` is complete and only read from now on; row `i` is a repeat,
-            // written here and nowhere else, and `f != i`.
-            unsafe { rows.row(i).copy_from_slice(rows.row_ref(f)) };
-        }
-    });
+    first
+        .par_iter()
+        .enumerate()
+        .with_min_len(256)
+        .for_each(|(i, &f)| {
+            let f = f as usize;
+            if f != i {
+                // SAFETY: row `f` is complete and only read from now on; row `i` is a repeat,
+                // written here and nowhere else, and `f != i`.
+                unsafe { rows.row(i).copy_from_slice(rows.row_ref(f)) };
+            }
+        });
 }

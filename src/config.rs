@@ -18,10 +18,7 @@ pub enum Layout {
     /// Every size gets the same share.
     Equal,
     /// Explicit part sizes, one per n-gram size; build it with [`Layout::explicit`].
-    Explicit {
-        parts: [u64; MAX_NGRAM],
-        len: usize,
-    },
+    Explicit { parts: [u64; MAX_NGRAM], len: usize },
 }
 
 impl Layout {
@@ -94,14 +91,27 @@ impl Params {
     }
 }
 
-fn check(param: &'static str, value: u64, ok: bool, range: &'static str) -> Result<(), Error> {
+/// The valid range of each numeric parameter, as shown in error messages.
+pub fn range_text(param: &str) -> &'static str {
+    match param {
+        "dim" => "1 <= dim <= 65536",
+        "max_ngram" => "1 <= max_ngram <= 8",
+        "seed" => "0 <= seed < 2**64",
+        "base" => "1 <= base < 2**31",
+        "hash_modulus" => "2 <= hash_modulus < 2**31",
+        "buckets" => "3 <= buckets < 2**31",
+        _ => "a positive integer",
+    }
+}
+
+fn check(param: &'static str, value: u64, ok: bool) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
         Err(Error::OutOfRange {
             param,
             value,
-            range,
+            range: range_text(param),
         })
     }
 }
@@ -110,14 +120,14 @@ impl Config {
     /// Checks every parameter against the spec's ranges and resolves the layout.
     pub fn validate(&self) -> Result<Params, Error> {
         let d = self.dim;
-        check("dim", d, (1..=MAX_DIM).contains(&d), "1 <= dim <= 65536")?;
+        check("dim", d, (1..=MAX_DIM).contains(&d))?;
         let n = self.max_ngram;
-        check("max_ngram", n, (1..=8).contains(&n), "1 <= max_ngram <= 8")?;
-        check("base", self.base, (1..LIMIT_31).contains(&self.base), "1 <= base < 2**31")?;
+        check("max_ngram", n, (1..=MAX_NGRAM as u64).contains(&n))?;
+        check("base", self.base, (1..LIMIT_31).contains(&self.base))?;
         let m = self.hash_modulus;
-        check("hash_modulus", m, (2..LIMIT_31).contains(&m), "2 <= hash_modulus < 2**31")?;
+        check("hash_modulus", m, (2..LIMIT_31).contains(&m))?;
         let b = self.buckets;
-        check("buckets", b, (3..LIMIT_31).contains(&b), "3 <= buckets < 2**31")?;
+        check("buckets", b, (3..LIMIT_31).contains(&b))?;
         let n = n as usize;
         let bounds = crate::layout::bounds(&self.layout, d, n)?;
         Ok(Params {

@@ -26,7 +26,12 @@ pub struct Tables<'a> {
 
 impl Tables<'_> {
     /// Writes `dim` values for `text` (code points) into `out`.
-    pub fn embed_into<T: Element>(&self, kernel: Kernel, text: &[u32], out: &mut [T]) -> Result<(), Error> {
+    pub fn embed_into<T: Element>(
+        &self,
+        kernel: Kernel,
+        text: &[u32],
+        out: &mut [T],
+    ) -> Result<(), Error> {
         let p = self.params;
         if out.len() != p.dim {
             return Err(Error::OutputLength {
@@ -69,7 +74,11 @@ impl Tables<'_> {
             windows.clone().fill(&mut hashes);
         }
         let mut sums = [0i64; POSITION_BLOCK];
-        for (start, out) in span.clone().step_by(POSITION_BLOCK).zip(out.chunks_mut(POSITION_BLOCK)) {
+        for (start, out) in span
+            .clone()
+            .step_by(POSITION_BLOCK)
+            .zip(out.chunks_mut(POSITION_BLOCK))
+        {
             let block = start..start + out.len();
             let (seeds, quots) = (&self.seeds[block.clone()], &self.quots[block]);
             let sums = &mut sums[..out.len()];

@@ -35,7 +35,10 @@ impl Embedder {
     }
 
     fn from_parts(params: Params, seeds: Vec<u32>, explicit_seeds: bool) -> Self {
-        let quots = seeds.iter().map(|&h| shoup_quotient(h, params.buckets)).collect();
+        let quots = seeds
+            .iter()
+            .map(|&h| shoup_quotient(h, params.buckets))
+            .collect();
         Embedder {
             params,
             seeds,
@@ -100,7 +103,13 @@ mod tests {
     fn spec_check_values_for_hello() {
         let e = Embedder::new(&Config::default()).unwrap();
         let v = e.embed("hello");
-        let want = [(0, 0xbc0df7f2), (1, 0xbe0a7f8c), (128, 0x3ecbddac), (384, 0xbe408d50), (767, 0xbe05742d)];
+        let want = [
+            (0, 0xbc0df7f2),
+            (1, 0xbe0a7f8c),
+            (128, 0x3ecbddac),
+            (384, 0xbe408d50),
+            (767, 0xbe05742d),
+        ];
         for (k, b) in want {
             assert_eq!(bits(&v, k), b, "position {k}");
         }
@@ -122,7 +131,10 @@ mod tests {
     #[test]
     fn empty_string_is_all_zeros() {
         let e = Embedder::new(&Config::default()).unwrap();
-        assert!(e.embed("").iter().all(|&x| x == 0.0 && x.is_sign_positive()));
+        assert!(e
+            .embed("")
+            .iter()
+            .all(|&x| x == 0.0 && x.is_sign_positive()));
     }
 
     #[test]
@@ -165,7 +177,10 @@ mod tests {
                 for k in Kernel::ALL.into_iter().filter(|k| k.is_supported()) {
                     let mut got = vec![0f32; e.dim()];
                     e.tables().embed_into(k, &text[..len], &mut got).unwrap();
-                    let same = got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
+                    let same = got
+                        .iter()
+                        .zip(&want)
+                        .all(|(a, b)| a.to_bits() == b.to_bits());
                     assert!(same, "kernel {} len {len} config {c:?}", k.name());
                     assert!(got.iter().all(|x| (-1.0..=1.0).contains(x)));
                 }

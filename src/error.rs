@@ -24,7 +24,11 @@ pub enum Error {
     /// `hash_seeds` of the wrong length.
     HashSeedsLength { expected: usize, got: usize },
     /// One of `hash_seeds` outside `1 <= h < buckets`.
-    HashSeed { index: usize, value: u64, buckets: u64 },
+    HashSeed {
+        index: usize,
+        value: u64,
+        buckets: u64,
+    },
     /// An output buffer of the wrong length.
     OutputLength { expected: usize, got: usize },
     /// Batch offsets that are not non-decreasing or run past the text buffer.
@@ -44,7 +48,11 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Error::OutOfRange { param, value, range } => {
+            Error::OutOfRange {
+                param,
+                value,
+                range,
+            } => {
                 write!(f, "{param}={value} is out of range: expected {range}")
             }
             Error::LayoutLength { expected, got } => write!(
@@ -55,7 +63,10 @@ impl fmt::Display for Error {
                 write!(f, "layout[{index}] is 0: every part must be at least 1")
             }
             Error::LayoutSum { sum, dim } => {
-                write!(f, "layout parts sum to {sum}: expected them to sum to dim={dim}")
+                write!(
+                    f,
+                    "layout parts sum to {sum}: expected them to sum to dim={dim}"
+                )
             }
             Error::LayoutPartEmpty { size, dim } => write!(
                 f,
@@ -80,8 +91,13 @@ impl fmt::Display for Error {
                 f,
                 "offsets[{index}] is out of order or past the end of the text buffer"
             ),
-            Error::TooLarge => write!(f, "the output would not fit in this machine's address space"),
-            Error::UnknownKernel => write!(f, "unknown kernel: expected auto, scalar, avx2 or avx512"),
+            Error::TooLarge => write!(
+                f,
+                "the output would not fit in this machine's address space"
+            ),
+            Error::UnknownKernel => {
+                write!(f, "unknown kernel: expected auto, scalar, avx2 or avx512")
+            }
             Error::UnsupportedKernel { name } => {
                 write!(f, "kernel {name} is not supported by this CPU")
             }

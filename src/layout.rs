@@ -71,7 +71,10 @@ mod tests {
         let x = Layout::explicit(&[2, 3]).unwrap();
         assert_eq!(
             bounds(&x, 5, 3),
-            Err(Error::LayoutLength { expected: 3, got: 2 })
+            Err(Error::LayoutLength {
+                expected: 3,
+                got: 2
+            })
         );
         let x = Layout::explicit(&[2, 3, 4]).unwrap();
         assert_eq!(bounds(&x, 10, 3), Err(Error::LayoutSum { sum: 9, dim: 10 }));

@@ -20,7 +20,8 @@ pub fn horner(gram: &[u32], base: u32, m: u32) -> u32 {
 }
 
 fn horner_with(gram: &[u32], p: MulConst, m: u32) -> u32 {
-    gram.iter().fold(0, |h, &c| add_mod(p.mul_mod(h, m), reduce(c, m), m))
+    gram.iter()
+        .fold(0, |h, &c| add_mod(p.mul_mod(h, m), reduce(c, m), m))
 }
 
 #[inline(always)]
@@ -106,7 +107,12 @@ mod tests {
     fn rolling_equals_horner_for_every_window() {
         let t = cps("the quick brown fox \u{1F600} jumps \u{0301}over");
         let text = &t[..];
-        for &(base, m) in &[(31, 1_000_000_007), (1_114_129, 1_000_000_007), (7, 5), (1, 2)] {
+        for &(base, m) in &[
+            (31, 1_000_000_007),
+            (1_114_129, 1_000_000_007),
+            (7, 5),
+            (1, 2),
+        ] {
             for size in 1..=8 {
                 let mut w = Windows::new(text, size, base, m);
                 let mut buf = [0u32; 5];

@@ -22,7 +22,9 @@ pub unsafe fn accumulate(hashes: &[u32], seeds: &[u32], quots: &[u32], b: u32, s
     for start in (0..whole).step_by(BLOCK) {
         let load32 = |v: &[u32], j: usize| {
             // SAFETY: start + BLOCK <= whole <= len, so 4 u32 from start + 4j are in bounds.
-            unsafe { _mm256_cvtepu32_epi64(_mm_loadu_si128(v.as_ptr().add(start + LANES * j).cast())) }
+            unsafe {
+                _mm256_cvtepu32_epi64(_mm_loadu_si128(v.as_ptr().add(start + LANES * j).cast()))
+            }
         };
         let h: [__m256i; 4] = core::array::from_fn(|j| load32(seeds, j));
         let hq: [__m256i; 4] = core::array::from_fn(|j| load32(quots, j));
@@ -45,5 +47,11 @@ pub unsafe fn accumulate(hashes: &[u32], seeds: &[u32], quots: &[u32], b: u32, s
             _mm256_storeu_si256(sp.add(j), *a);
         }
     }
-    super::scalar::accumulate(hashes, &seeds[whole..], &quots[whole..], b, &mut sums[whole..]);
+    super::scalar::accumulate(
+        hashes,
+        &seeds[whole..],
+        &quots[whole..],
+        b,
+        &mut sums[whole..],
+    );
 }

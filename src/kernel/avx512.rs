@@ -21,7 +21,9 @@ pub unsafe fn accumulate(hashes: &[u32], seeds: &[u32], quots: &[u32], b: u32, s
     for start in (0..whole).step_by(BLOCK) {
         let load32 = |v: &[u32], j: usize| {
             // SAFETY: start + BLOCK <= whole <= len, so 8 u32 from start + 8j are in bounds.
-            unsafe { _mm512_cvtepu32_epi64(_mm256_loadu_si256(v.as_ptr().add(start + LANES * j).cast())) }
+            unsafe {
+                _mm512_cvtepu32_epi64(_mm256_loadu_si256(v.as_ptr().add(start + LANES * j).cast()))
+            }
         };
         let h: [__m512i; 4] = core::array::from_fn(|j| load32(seeds, j));
         let hq: [__m512i; 4] = core::array::from_fn(|j| load32(quots, j));
@@ -43,5 +45,11 @@ pub unsafe fn accumulate(hashes: &[u32], seeds: &[u32], quots: &[u32], b: u32, s
             _mm512_storeu_si512(sp.add(LANES * j).cast(), *a);
         }
     }
-    super::scalar::accumulate(hashes, &seeds[whole..], &quots[whole..], b, &mut sums[whole..]);
+    super::scalar::accumulate(
+        hashes,
+        &seeds[whole..],
+        &quots[whole..],
+        b,
+        &mut sums[whole..],
+    );
 }

@@ -74,7 +74,14 @@ impl Kernel {
     /// Adds to `sums[k]` the centred `(s * seeds[k]) mod b` for every `s` in `hashes`.
     /// `quots[k]` is the Shoup quotient of `seeds[k]`; the three slices have equal lengths.
     #[inline]
-    pub fn accumulate(self, hashes: &[u32], seeds: &[u32], quots: &[u32], b: u32, sums: &mut [i64]) {
+    pub fn accumulate(
+        self,
+        hashes: &[u32],
+        seeds: &[u32],
+        quots: &[u32],
+        b: u32,
+        sums: &mut [i64],
+    ) {
         assert!(seeds.len() == sums.len() && quots.len() == sums.len());
         match self {
             // SAFETY: a Kernel other than Scalar is only made by `from_name`, `best` or

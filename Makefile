@@ -1,0 +1,70 @@
+# `make demo` and `make test` set up everything they need in ./.venv from a clean clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+export VIRTUAL_ENV := $(abspath $(VENV))
+WHEEL_DIR := target/wheels
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(VENV)/.deps: $(PY) tests/requirements.txt
+	$(PIP) install -r tests/requirements.txt
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.deps ## make the virtualenv with the test tools
+
+.PHONY: build
+build: venv ## build the release wheel and install it into the virtualenv
+	rm -rf $(WHEEL_DIR)
+	$(VENV)/bin/maturin build --release --quiet -o $(WHEEL_DIR)
+	$(PIP) install --force-reinstall --no-deps $(WHEEL_DIR)/hashembed-*.whl
+
+.PHONY: demo
+demo: build ## embed a bundled sample of real text and print shape, throughput, similarity
+	$(PY) -m hashembed.demo
+
+.PHONY: lint
+lint: venv ## rustfmt, clippy (warnings are errors), ruff
+	cargo fmt --all -- --check
+	cargo clippy --all-targets --features python -- -D warnings
+	$(VENV)/bin/ruff check python tests benches
+	$(VENV)/bin/ruff format --check python tests benches
+
+.PHONY: test-rust
+test-rust: ## cargo test of the core (no Python needed)
+	cargo test --quiet
+
+.PHONY: test-python
+test-python: build ## pytest against the installed wheel
+	$(PY) -m pytest -q tests
+
+.PHONY: wheel-check
+wheel-check: build ## install the wheel with plain pip into a fresh virtualenv and use it
+	rm -rf target/wheel-check
+	python3 -m venv target/wheel-check
+	target/wheel-check/bin/pip install -q --disable-pip-version-check $(WHEEL_DIR)/hashembed-*.whl
+	cd target && wheel-check/bin/python -c "import hashembed; v = hashembed.HashEmbedder()('hello'); \
+		assert v.shape == (768,) and v.dtype.name == 'float32'; print('wheel ok:', hashembed.__version__)"
+
+.PHONY: test
+test: lint test-rust test-python wheel-check ## every check: lint, cargo test, pytest, wheel install
+
+.PHONY: fmt
+fmt: venv ## format Rust and Python sources
+	cargo fmt --all
+	$(VENV)/bin/ruff format python tests benches
+	$(VENV)/bin/ruff check --fix python tests benches
+
+.PHONY: clean
+clean: ## remove build outputs and the virtualenv
+	cargo clean
+	rm -rf $(VENV)

@@ -1,0 +1,187 @@
+"""`HashEmbedder`: the native embedder plus what is easier said in Python (argument
+normalisation, output allocation, pickling, equality)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from . import _core
+
+_DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64), "float16": np.dtype(np.float16)}
+
+_DEFAULTS: dict[str, Any] = {
+    "dim": 768,
+    "max_ngram": 3,
+    "layout": "proportional",
+    "seed": 42,
+    "base": 31,
+    "hash_modulus": 1_000_000_007,
+    "buckets": 1_000_000_007,
+    "hash_seeds": None,
+}
+
+
+def _dtype(dtype: Any) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in _DTYPES:
+        raise ValueError(f"dtype={dtype!r} is not supported: expected 'float32', 'float64' or 'float16'")
+    return dt
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def allocate(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An uninitialised output array, refused up front if it cannot fit in memory.
+
+    NumPy reserves large arrays lazily, so an impossible request would otherwise succeed here
+    and be killed by the kernel later, half written.
+    """
+    nbytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    available = _available_memory()
+    if available is not None and nbytes > available:
+        raise MemoryError(
+            f"an output of shape {shape} and dtype {dtype.name} needs {nbytes / 1e9:.1f} GB, "
+            f"more than the {available / 1e9:.1f} GB available: pass out= (an np.memmap works) "
+            "or embed in chunks"
+        )
+    return np.empty(shape, dtype=dtype)
+
+
+def as_text_list(texts: Any, name: str = "texts") -> list[str] | tuple[str, ...]:
+    """A list or tuple of the items of `texts`, the form the native code reads."""
+    if isinstance(texts, (list, tuple)):
+        return texts
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of str, not a single {type(texts).__name__}")
+    if isinstance(texts, np.ndarray):
+        if texts.ndim != 1:
+            raise ValueError(f"{name} must be one-dimensional, got an array of shape {texts.shape}")
+        return texts.tolist()
+    if isinstance(texts, Iterable):
+        return list(texts)
+    raise TypeError(f"{name} must be a sequence of str, not {type(texts).__name__}")
+
+
+class HashEmbedder(_core.Embedder):
+    """A dynamic hash embedding with a fixed configuration; see docs/spec.md for the function.
+
+    Immutable and thread-safe: share one instance between threads, pickle it to send it to
+    worker processes (it pickles to its small configuration).
+    """
+
+    def __new__(
+        cls,
+        dim: int = 768,
+        *,
+        max_ngram: int = 3,
+        layout: str | tuple[int, ...] = "proportional",
+        seed: int = 42,
+        base: int = 31,
+        hash_modulus: int = 1_000_000_007,
+        buckets: int = 1_000_000_007,
+        hash_seeds: Any = None,
+    ) -> HashEmbedder:
+        if isinstance(hash_seeds, np.ndarray):
+            hash_seeds = hash_seeds.tolist()
+        self = super().__new__(
+            cls,
+            dim,
+            max_ngram=max_ngram,
+            layout=layout,
+            seed=seed,
+            base=base,
+            hash_modulus=hash_modulus,
+            buckets=buckets,
+            hash_seeds=hash_seeds,
+        )
+        self._layout_arg = layout if isinstance(layout, str) else tuple(int(x) for x in layout)
+        return self
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments: `HashEmbedder(**e.config()) == e`."""
+        return {
+            "dim": self.dim,
+            "max_ngram": self.max_ngram,
+            "layout": self._layout_arg,
+            "seed": self.seed,
+            "base": self.base,
+            "hash_modulus": self.hash_modulus,
+            "buckets": self.buckets,
+            "hash_seeds": self.hash_seeds.tolist() if self.explicit_hash_seeds else None,
+        }
+
+    def embed_batch(
+        self,
+        texts: Any,
+        *,
+        out: np.ndarray | None = None,
+        dtype: Any = "float32",
+        num_threads: int | None = None,
+    ) -> np.ndarray:
+        """Embeddings of a sequence of str, shape (len(texts), dim), computed in parallel.
+
+        `out`, if given, is filled in place and returned: C-contiguous, writable, of exactly
+        that shape and of dtype `dtype`. Equal strings are computed once.
+        """
+        texts = as_text_list(texts)
+        dt = _dtype(dtype)
+        if out is None:
+            out = allocate((len(texts), self.dim), dt)
+        elif isinstance(out, np.ndarray) and out.dtype != dt:
+            raise ValueError(f"out has dtype {out.dtype}: expected {dt.name} (the dtype argument)")
+        self.embed_batch_into(texts, out, num_threads)
+        return out
+
+    def __call__(self, texts: Any, **kwargs: Any) -> np.ndarray:
+        """`embed` for a str, `embed_batch` for a sequence of them."""
+        if isinstance(texts, str):
+            if kwargs:
+                raise TypeError(f"embed() of a single str takes no options, got {sorted(kwargs)}")
+            return self.embed(texts)
+        return self.embed_batch(texts, **kwargs)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.dim, self.max_ngram, self.layout, self.base, self.hash_modulus, self.buckets,
+                self.hash_seeds.tobytes())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HashEmbedder):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        cfg = self.config()
+        seeds = cfg.pop("hash_seeds")
+        args = ", ".join(f"{k}={v!r}" for k, v in cfg.items())
+        if seeds is not None:
+            args += f", hash_seeds=<{len(seeds)} explicit seeds>"
+        return f"{type(self).__name__}({args})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.config()))
+
+
+def _rebuild(cls: type[HashEmbedder], config: dict[str, Any]) -> HashEmbedder:
+    return cls(**config)

@@ -1,0 +1,237 @@
+//! `hashembed._core.Embedder`, the native base class of `hashembed.HashEmbedder`.
+
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use super::{args, run, texts, to_py};
+use crate::batch::{Texts, LONG_TEXT};
+use crate::config::{range_text, Config, MAX_NGRAM};
+use crate::element::{Element, F16};
+use crate::embedder::Embedder;
+
+/// An embedding function with a fixed configuration. Immutable, so it is shared freely
+/// between threads.
+#[pyclass(name = "Embedder", module = "hashembed._core", subclass, frozen)]
+pub struct PyEmbedder {
+    inner: Embedder,
+}
+
+#[pymethods]
+impl PyEmbedder {
+    #[new]
+    #[pyo3(signature = (
+        dim = None, *, max_ngram = None, layout = None, seed = None, base = None,
+        hash_modulus = None, buckets = None, hash_seeds = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        dim: Option<&Bound<'_, PyAny>>,
+        max_ngram: Option<&Bound<'_, PyAny>>,
+        layout: Option<&Bound<'_, PyAny>>,
+        seed: Option<&Bound<'_, PyAny>>,
+        base: Option<&Bound<'_, PyAny>>,
+        hash_modulus: Option<&Bound<'_, PyAny>>,
+        buckets: Option<&Bound<'_, PyAny>>,
+        hash_seeds: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let d = Config::default();
+        let get = |obj: Option<&Bound<'_, PyAny>>, name: &'static str, default: u64| {
+            obj.filter(|o| !o.is_none())
+                .map_or(Ok(default), |o| args::param(o, name))
+        };
+        let max_ngram = get(max_ngram, "max_ngram", d.max_ngram)?;
+        if !(1..=MAX_NGRAM as u64).contains(&max_ngram) {
+            return Err(PyValueError::new_err(format!(
+                "max_ngram={max_ngram} is out of range: expected {}",
+                range_text("max_ngram")
+            )));
+        }
+        let config = Config {
+            dim: get(dim, "dim", d.dim)?,
+            max_ngram,
+            layout: match layout.filter(|o| !o.is_none()) {
+                Some(l) => args::layout(l, max_ngram)?,
+                None => d.layout,
+            },
+            seed: get(seed, "seed", d.seed)?,
+            base: get(base, "base", d.base)?,
+            hash_modulus: get(hash_modulus, "hash_modulus", d.hash_modulus)?,
+            buckets: get(buckets, "buckets", d.buckets)?,
+        };
+        let inner = match hash_seeds.filter(|o| !o.is_none()) {
+            Some(h) => {
+                config.validate().map_err(to_py)?;
+                Embedder::with_hash_seeds(&config, &args::hash_seeds(h)?)
+            }
+            None => Embedder::new(&config),
+        }
+        .map_err(to_py)?;
+        Ok(PyEmbedder { inner })
+    }
+
+    #[getter]
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    #[getter]
+    fn max_ngram(&self) -> usize {
+        self.inner.params().max_ngram
+    }
+
+    /// Output positions of each n-gram size, smallest size first.
+    #[getter]
+    fn layout<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.inner.params().part_sizes().collect::<Vec<_>>())
+    }
+
+    #[getter]
+    fn seed(&self) -> u64 {
+        self.inner.params().seed
+    }
+
+    #[getter]
+    fn base(&self) -> u32 {
+        self.inner.params().base
+    }
+
+    #[getter]
+    fn hash_modulus(&self) -> u32 {
+        self.inner.params().hash_modulus
+    }
+
+    #[getter]
+    fn buckets(&self) -> u32 {
+        self.inner.params().buckets
+    }
+
+    /// A copy of the hash seeds, one per output position.
+    #[getter]
+    fn hash_seeds<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u32>> {
+        PyArray1::from_slice(py, self.inner.hash_seeds())
+    }
+
+    /// Whether the seeds were given explicitly rather than derived from `seed`.
+    #[getter]
+    fn explicit_hash_seeds(&self) -> bool {
+        self.inner.has_explicit_seeds()
+    }
+
+    /// The float32 embedding of one string, shape `(dim,)`.
+    fn embed<'py>(
+        &self,
+        py: Python<'py>,
+        text: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let cps = texts::code_points(text, "text")?;
+        let out = PyArray1::<f32>::zeros(py, [self.inner.dim()], false);
+        {
+            let mut rw = out.readwrite();
+            let slice = rw.as_slice_mut()?;
+            if cps.len() < LONG_TEXT {
+                self.inner.embed_into(&cps, slice).map_err(to_py)?;
+            } else {
+                // Long texts go through the batch path: split across cores, GIL released.
+                let offsets = [0, cps.len()];
+                let one = Texts::new(&cps, &offsets).map_err(to_py)?;
+                run::embed_batch(py, &self.inner, &one, slice, None)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fills `out` (C-contiguous, writable, shape `(len(texts), dim)`, float32, float64 or
+    /// float16) with the embeddings of `texts`, a list or tuple of `str`.
+    #[pyo3(signature = (texts, out, num_threads = None))]
+    fn embed_batch_into(
+        &self,
+        py: Python<'_>,
+        texts: &Bound<'_, PyAny>,
+        out: &Bound<'_, PyAny>,
+        num_threads: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let threads = threads_arg(num_threads)?;
+        let (chars, offsets) = texts::gather(texts)?;
+        let batch = Texts::new(&chars, &offsets).map_err(to_py)?;
+        write_rows(py, &self.inner, &batch, out, threads)
+    }
+}
+
+fn threads_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
+    match obj.filter(|o| !o.is_none()) {
+        None => Ok(None),
+        Some(o) => {
+            let n = args::int_arg(o, "num_threads", "1 <= num_threads <= 1024")?;
+            if !(1..=1024).contains(&n) {
+                return Err(PyValueError::new_err(format!(
+                    "num_threads={n} is out of range: expected None or 1 <= num_threads <= 1024"
+                )));
+            }
+            Ok(Some(n as usize))
+        }
+    }
+}
+
+/// Checks `out` and writes the batch into it, in whichever float type it holds.
+fn write_rows(
+    py: Python<'_>,
+    embedder: &Embedder,
+    batch: &Texts<'_>,
+    out: &Bound<'_, PyAny>,
+    threads: Option<usize>,
+) -> PyResult<()> {
+    let arr = out
+        .cast::<PyUntypedArray>()
+        .map_err(|_| PyTypeError::new_err("out must be a numpy.ndarray"))?;
+    let want = [batch.len(), embedder.dim()];
+    if arr.shape() != want {
+        return Err(PyValueError::new_err(format!(
+            "out has shape {:?}: expected ({}, {})",
+            arr.shape(),
+            want[0],
+            want[1]
+        )));
+    }
+    if !arr.is_c_contiguous() {
+        return Err(PyValueError::new_err("out is not C-contiguous"));
+    }
+    if let Ok(a) = out.cast::<PyArray2<f32>>() {
+        fill(py, embedder, batch, a, threads)
+    } else if let Ok(a) = out.cast::<PyArray2<f64>>() {
+        fill(py, embedder, batch, a, threads)
+    } else if let Ok(a) = out.cast::<PyArray2<half::f16>>() {
+        let mut rw = a.try_readwrite().map_err(|_| read_only())?;
+        let slice = rw.as_slice_mut()?;
+        // SAFETY: `F16` and `half::f16` are both `repr(transparent)` over the u16 bits of an
+        // IEEE binary16, so the slice may be viewed as either.
+        let bits = unsafe {
+            std::slice::from_raw_parts_mut(slice.as_mut_ptr().cast::<F16>(), slice.len())
+        };
+        run::embed_batch(py, embedder, batch, bits, threads)
+    } else {
+        Err(PyValueError::new_err(format!(
+            "out has dtype {}: expected float32, float64 or float16",
+            arr.dtype()
+        )))
+    }
+}
+
+fn read_only() -> PyErr {
+    PyValueError::new_err("out is read-only")
+}
+
+fn fill<T: Element + numpy::Element>(
+    py: Python<'_>,
+    embedder: &Embedder,
+    batch: &Texts<'_>,
+    arr: &Bound<'_, PyArray2<T>>,
+    threads: Option<usize>,
+) -> PyResult<()> {
+    // The borrow guard keeps other Rust code from taking the array while we write it; the
+    // GIL is released inside, as NumPy's own ufuncs do, so the caller must not mutate `out`
+    // from another thread meanwhile.
+    let mut rw = arr.try_readwrite().map_err(|_| read_only())?;
+    run::embed_batch(py, embedder, batch, rw.as_slice_mut()?, threads)
+}

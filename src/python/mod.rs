@@ -1,0 +1,68 @@
+//! The Python extension `hashembed._core`: the only code that knows PyO3. It converts
+//! arguments, releases the GIL around the core's work and maps its errors to exceptions.
+
+mod args;
+mod embedder;
+mod run;
+mod texts;
+
+use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::error::Error;
+use crate::kernel::{self, Kernel};
+
+/// The exception for a core error.
+fn to_py(e: Error) -> PyErr {
+    match e {
+        Error::TooLarge => PyMemoryError::new_err(e.to_string()),
+        Error::Threads => PyRuntimeError::new_err(e.to_string()),
+        Error::Cancelled => PyKeyboardInterrupt::new_err(e.to_string()),
+        _ => PyValueError::new_err(e.to_string()),
+    }
+}
+
+/// Forces the projection kernel for the whole process: "auto", "scalar", "avx2" or "avx512".
+#[pyfunction]
+fn set_kernel(name: &str) -> PyResult<()> {
+    let k = Kernel::from_name(name).map_err(|e| match e {
+        Error::UnknownKernel => PyValueError::new_err(format!(
+            "kernel={name:?} is unknown: expected 'auto', 'scalar', 'avx2' or 'avx512'"
+        )),
+        e => to_py(e),
+    })?;
+    kernel::set_active(k).map_err(to_py)
+}
+
+/// The kernel in use.
+#[pyfunction]
+fn get_kernel() -> &'static str {
+    kernel::active().name()
+}
+
+/// The kernels this CPU can run, slowest first.
+#[pyfunction]
+fn available_kernels() -> Vec<&'static str> {
+    Kernel::ALL
+        .into_iter()
+        .filter(|k| k.is_supported())
+        .map(Kernel::name)
+        .collect()
+}
+
+/// Worker threads a batch uses by default.
+#[pyfunction]
+fn default_threads() -> usize {
+    crate::pool::default_threads()
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<embedder::PyEmbedder>()?;
+    m.add_function(wrap_pyfunction!(set_kernel, m)?)?;
+    m.add_function(wrap_pyfunction!(get_kernel, m)?)?;
+    m.add_function(wrap_pyfunction!(available_kernels, m)?)?;
+    m.add_function(wrap_pyfunction!(default_threads, m)?)?;
+    Ok(())
+}
