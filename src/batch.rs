@@ -72,30 +72,59 @@ pub struct BatchOptions<'s> {
     pub stop: Option<&'s AtomicBool>,
 }
 
-/// Rows of the output, shared by the workers.
-struct Rows<T> {
+/// Rows of the output, shared by the workers; text `i` owns row `map[i]` (or `i`).
+struct Rows<'m, T> {
     ptr: *mut T,
     dim: usize,
+    map: Option<&'m [usize]>,
 }
 
 // SAFETY: workers only touch the rows they are given, and the batch hands each row to exactly
 // one worker for writing (see `embed_batch`), so no two threads access one element unsynchronised.
-unsafe impl<T: Send> Send for Rows<T> {}
-unsafe impl<T: Send> Sync for Rows<T> {}
+unsafe impl<T: Send> Send for Rows<'_, T> {}
+unsafe impl<T: Send> Sync for Rows<'_, T> {}
 
-impl<T> Rows<T> {
+impl<T> Rows<'_, T> {
+    fn start(&self, i: usize) -> usize {
+        self.map.map_or(i, |m| m[i]) * self.dim
+    }
+
     /// # Safety
-    /// `i` is in bounds and no other reference to row `i` is live.
+    /// Text `i` exists and no other reference to its row is live.
     #[allow(clippy::mut_from_ref)]
     unsafe fn row(&self, i: usize) -> &mut [T] {
-        std::slice::from_raw_parts_mut(self.ptr.add(i * self.dim), self.dim)
+        std::slice::from_raw_parts_mut(self.ptr.add(self.start(i)), self.dim)
     }
 
     /// # Safety
-    /// `i` is in bounds and no thread writes row `i` while the slice is live.
+    /// Text `i` exists and no thread writes its row while the slice is live.
     unsafe fn row_ref(&self, i: usize) -> &[T] {
-        std::slice::from_raw_parts(self.ptr.add(i * self.dim), self.dim)
+        std::slice::from_raw_parts(self.ptr.add(self.start(i)), self.dim)
     }
+}
+
+/// Checks that `rows` names one distinct row of `0..capacity` per text.
+fn check_rows(rows: &[usize], texts: usize, capacity: usize) -> Result<(), Error> {
+    if rows.len() != texts {
+        return Err(Error::RowsLength {
+            expected: texts,
+            got: rows.len(),
+        });
+    }
+    let mut taken = vec![false; capacity];
+    for (index, &r) in rows.iter().enumerate() {
+        match taken.get_mut(r) {
+            Some(t) if !*t => *t = true,
+            _ => {
+                return Err(Error::Row {
+                    index,
+                    row: r,
+                    rows: capacity,
+                })
+            }
+        }
+    }
+    Ok(())
 }
 
 /// For each text, the index of the first text equal to it.
@@ -117,16 +146,46 @@ impl Embedder {
         out: &mut [T],
         options: BatchOptions<'_>,
     ) -> Result<(), Error> {
-        let dim = self.dim();
-        let expected = texts.len().checked_mul(dim).ok_or(Error::TooLarge)?;
+        let expected = texts.len().checked_mul(self.dim()).ok_or(Error::TooLarge)?;
         if out.len() != expected {
             return Err(Error::OutputLength {
                 expected,
                 got: out.len(),
             });
         }
+        self.embed_batch_rows(texts, out, None, options)
+    }
+
+    /// Embeds text `i` into row `rows[i]` of `out` (row-major, `dim` values a row); rows not
+    /// named are left as they are. With `rows` of `None`, text `i` goes to row `i`.
+    /// The rows must be distinct and within `out`.
+    pub fn embed_batch_rows<T: Element>(
+        &self,
+        texts: &Texts<'_>,
+        out: &mut [T],
+        rows: Option<&[usize]>,
+        options: BatchOptions<'_>,
+    ) -> Result<(), Error> {
+        let dim = self.dim();
+        let capacity = out.len() / dim;
+        if !out.len().is_multiple_of(dim) {
+            return Err(Error::OutputLength {
+                expected: (capacity + 1) * dim,
+                got: out.len(),
+            });
+        }
         if texts.len() > u32::MAX as usize {
             return Err(Error::TooLarge);
+        }
+        match rows {
+            Some(rows) => check_rows(rows, texts.len(), capacity)?,
+            None if texts.len() > capacity => {
+                return Err(Error::OutputLength {
+                    expected: texts.len() * dim,
+                    got: out.len(),
+                })
+            }
+            None => {}
         }
         let never = AtomicBool::new(false);
         let stop = options.stop.unwrap_or(&never);
@@ -134,6 +193,7 @@ impl Embedder {
         let rows = Rows {
             ptr: out.as_mut_ptr(),
             dim,
+            map: rows,
         };
         pool::get(options.threads)?.install(|| {
             let first = first_occurrences(texts);
@@ -148,7 +208,7 @@ impl Embedder {
         &self,
         texts: &Texts<'_>,
         first: &[u32],
-        rows: &Rows<T>,
+        rows: &Rows<'_, T>,
         kernel: Kernel,
         stop: &AtomicBool,
     ) -> Result<(), Error> {
@@ -186,7 +246,7 @@ impl Embedder {
 }
 
 /// Copies each repeated text's row from its first occurrence's row.
-fn copy_repeats<T: Element>(first: &[u32], rows: &Rows<T>) {
+fn copy_repeats<T: Element>(first: &[u32], rows: &Rows<'_, T>) {
     first
         .par_iter()
         .enumerate()

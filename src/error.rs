@@ -31,6 +31,16 @@ pub enum Error {
     },
     /// An output buffer of the wrong length.
     OutputLength { expected: usize, got: usize },
+    /// A row map whose length is not the number of texts.
+    RowsLength { expected: usize, got: usize },
+    /// A row map entry that repeats an earlier one or lies past the output.
+    Row {
+        index: usize,
+        row: usize,
+        rows: usize,
+    },
+    /// Text `index` of a UTF-8 batch is not valid UTF-8 from byte `byte` on.
+    Utf8 { index: usize, byte: usize },
     /// Batch offsets that are not non-decreasing or run past the text buffer.
     Offsets { index: usize },
     /// A batch or table whose output size overflows the address space.
@@ -86,6 +96,16 @@ impl fmt::Display for Error {
             ),
             Error::OutputLength { expected, got } => {
                 write!(f, "output holds {got} values: expected {expected}")
+            }
+            Error::RowsLength { expected, got } => {
+                write!(f, "rows has {got} entries: expected one per text, {expected}")
+            }
+            Error::Row { index, row, rows } => write!(
+                f,
+                "rows[{index}]={row} repeats an earlier row or is not below the output's {rows} rows"
+            ),
+            Error::Utf8 { index, byte } => {
+                write!(f, "text {index} is not valid UTF-8 (at byte {byte})")
             }
             Error::Offsets { index } => write!(
                 f,

@@ -9,13 +9,13 @@ pub fn bounds(layout: &Layout, dim: u64, n: usize) -> Result<[usize; MAX_NGRAM +
     match layout {
         Layout::Proportional => {
             let tri = |i: u64| i * (i + 1) / 2;
-            for i in 1..=n {
-                b[i] = dim * tri(i as u64) / tri(n as u64);
+            for (i, bi) in b.iter_mut().enumerate().take(n + 1) {
+                *bi = dim * tri(i as u64) / tri(n as u64);
             }
         }
         Layout::Equal => {
-            for i in 1..=n {
-                b[i] = dim * i as u64 / n as u64;
+            for (i, bi) in b.iter_mut().enumerate().take(n + 1) {
+                *bi = dim * i as u64 / n as u64;
             }
         }
         Layout::Explicit { parts, len } => {
@@ -42,8 +42,8 @@ pub fn bounds(layout: &Layout, dim: u64, n: usize) -> Result<[usize; MAX_NGRAM +
         }
     }
     let mut out = [dim as usize; MAX_NGRAM + 1];
-    for i in 0..=n {
-        out[i] = b[i] as usize;
+    for (o, &bi) in out.iter_mut().zip(&b[..=n]) {
+        *o = bi as usize;
     }
     Ok(out)
 }

@@ -46,6 +46,8 @@ mod embedder;
 pub mod pool;
 #[cfg(feature = "python")]
 mod python;
+#[cfg(feature = "std")]
+pub mod utf8;
 
 #[cfg(feature = "std")]
 pub use batch::{BatchOptions, Texts};

@@ -1,6 +1,8 @@
 //! `hashembed._core.Embedder`, the native base class of `hashembed.HashEmbedder`.
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{
+    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyUntypedArray, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -10,6 +12,8 @@ use crate::batch::{Texts, LONG_TEXT};
 use crate::config::{range_text, Config, MAX_NGRAM};
 use crate::element::{Element, F16};
 use crate::embedder::Embedder;
+use crate::error::Error;
+use crate::utf8::decode_rows;
 
 /// An embedding function with a fixed configuration. Immutable, so it is shared freely
 /// between threads.
@@ -136,26 +140,70 @@ impl PyEmbedder {
                 // Long texts go through the batch path: split across cores, GIL released.
                 let offsets = [0, cps.len()];
                 let one = Texts::new(&cps, &offsets).map_err(to_py)?;
-                run::embed_batch(py, &self.inner, &one, slice, None)?;
+                run::embed_batch(py, &self.inner, &one, slice, None, None)?;
             }
         }
         Ok(out)
     }
 
-    /// Fills `out` (C-contiguous, writable, shape `(len(texts), dim)`, float32, float64 or
-    /// float16) with the embeddings of `texts`, a list or tuple of `str`.
-    #[pyo3(signature = (texts, out, num_threads = None))]
+    /// Fills `out` (C-contiguous, writable, 2-D with `dim` columns, float32, float64 or
+    /// float16) with the embeddings of `texts`, a list or tuple of `str`: text `i` goes to row
+    /// `rows[i]` (distinct int64 row numbers), or to row `i` with exactly one row per text.
+    #[pyo3(signature = (texts, out, num_threads = None, rows = None))]
     fn embed_batch_into(
         &self,
         py: Python<'_>,
         texts: &Bound<'_, PyAny>,
         out: &Bound<'_, PyAny>,
         num_threads: Option<&Bound<'_, PyAny>>,
+        rows: Option<PyReadonlyArray1<'_, i64>>,
     ) -> PyResult<()> {
         let threads = threads_arg(num_threads)?;
         let (chars, offsets) = texts::gather(texts)?;
         let batch = Texts::new(&chars, &offsets).map_err(to_py)?;
-        write_rows(py, &self.inner, &batch, out, threads)
+        write_rows(
+            py,
+            &self.inner,
+            &batch,
+            out,
+            threads,
+            rows_arg(rows.as_ref())?.as_deref(),
+        )
+    }
+
+    /// As `embed_batch_into`, for texts given as UTF-8: text `i` is
+    /// `data[offsets[i]:offsets[i + 1]]` (the layout of an Arrow string array).
+    #[pyo3(signature = (data, offsets, out, num_threads = None, rows = None))]
+    fn embed_utf8_into(
+        &self,
+        py: Python<'_>,
+        data: PyReadonlyArray1<'_, u8>,
+        offsets: PyReadonlyArray1<'_, i64>,
+        out: &Bound<'_, PyAny>,
+        num_threads: Option<&Bound<'_, PyAny>>,
+        rows: Option<PyReadonlyArray1<'_, i64>>,
+    ) -> PyResult<()> {
+        let threads = threads_arg(num_threads)?;
+        let offs: Vec<u64> = offsets
+            .as_array()
+            .iter()
+            .enumerate()
+            .map(|(i, &o)| u64::try_from(o).map_err(|_| to_py(Error::Offsets { index: i })))
+            .collect::<PyResult<_>>()?;
+        let bytes = data.as_array();
+        let bytes = bytes
+            .as_slice()
+            .ok_or_else(|| PyValueError::new_err("data is not contiguous"))?;
+        let (chars, offsets) = py.detach(|| decode_rows(bytes, &offs)).map_err(to_py)?;
+        let batch = Texts::new(&chars, &offsets).map_err(to_py)?;
+        write_rows(
+            py,
+            &self.inner,
+            &batch,
+            out,
+            threads,
+            rows_arg(rows.as_ref())?.as_deref(),
+        )
     }
 }
 
@@ -174,6 +222,20 @@ fn threads_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
     }
 }
 
+fn rows_arg(rows: Option<&PyReadonlyArray1<'_, i64>>) -> PyResult<Option<Vec<usize>>> {
+    rows.map(|r| {
+        r.as_array()
+            .iter()
+            .enumerate()
+            .map(|(index, &row)| {
+                usize::try_from(row)
+                    .map_err(|_| PyValueError::new_err(format!("rows[{index}]={row} is negative")))
+            })
+            .collect()
+    })
+    .transpose()
+}
+
 /// Checks `out` and writes the batch into it, in whichever float type it holds.
 fn write_rows(
     py: Python<'_>,
@@ -181,26 +243,35 @@ fn write_rows(
     batch: &Texts<'_>,
     out: &Bound<'_, PyAny>,
     threads: Option<usize>,
+    rows: Option<&[usize]>,
 ) -> PyResult<()> {
     let arr = out
         .cast::<PyUntypedArray>()
         .map_err(|_| PyTypeError::new_err("out must be a numpy.ndarray"))?;
-    let want = [batch.len(), embedder.dim()];
-    if arr.shape() != want {
+    let dim = embedder.dim();
+    let (shape_ok, want) = match rows {
+        None => (
+            arr.shape() == [batch.len(), dim],
+            format!("({}, {dim})", batch.len()),
+        ),
+        Some(_) => (
+            arr.ndim() == 2 && arr.shape()[1] == dim,
+            format!("(rows, {dim})"),
+        ),
+    };
+    if !shape_ok {
         return Err(PyValueError::new_err(format!(
-            "out has shape {:?}: expected ({}, {})",
-            arr.shape(),
-            want[0],
-            want[1]
+            "out has shape {:?}: expected {want}",
+            arr.shape()
         )));
     }
     if !arr.is_c_contiguous() {
         return Err(PyValueError::new_err("out is not C-contiguous"));
     }
     if let Ok(a) = out.cast::<PyArray2<f32>>() {
-        fill(py, embedder, batch, a, threads)
+        fill(py, embedder, batch, a, threads, rows)
     } else if let Ok(a) = out.cast::<PyArray2<f64>>() {
-        fill(py, embedder, batch, a, threads)
+        fill(py, embedder, batch, a, threads, rows)
     } else if let Ok(a) = out.cast::<PyArray2<half::f16>>() {
         let mut rw = a.try_readwrite().map_err(|_| read_only())?;
         let slice = rw.as_slice_mut()?;
@@ -209,7 +280,7 @@ fn write_rows(
         let bits = unsafe {
             std::slice::from_raw_parts_mut(slice.as_mut_ptr().cast::<F16>(), slice.len())
         };
-        run::embed_batch(py, embedder, batch, bits, threads)
+        run::embed_batch(py, embedder, batch, bits, threads, rows)
     } else {
         Err(PyValueError::new_err(format!(
             "out has dtype {}: expected float32, float64 or float16",
@@ -228,10 +299,11 @@ fn fill<T: Element + numpy::Element>(
     batch: &Texts<'_>,
     arr: &Bound<'_, PyArray2<T>>,
     threads: Option<usize>,
+    rows: Option<&[usize]>,
 ) -> PyResult<()> {
     // The borrow guard keeps other Rust code from taking the array while we write it; the
     // GIL is released inside, as NumPy's own ufuncs do, so the caller must not mutate `out`
     // from another thread meanwhile.
     let mut rw = arr.try_readwrite().map_err(|_| read_only())?;
-    run::embed_batch(py, embedder, batch, rw.as_slice_mut()?, threads)
+    run::embed_batch(py, embedder, batch, rw.as_slice_mut()?, threads, rows)
 }

@@ -29,6 +29,7 @@ pub fn embed_batch<T: Element>(
     texts: &Texts<'_>,
     out: &mut [T],
     threads: Option<usize>,
+    rows: Option<&[usize]>,
 ) -> PyResult<()> {
     let total = texts.len() + texts.total_chars();
     if total < POLL_ABOVE {
@@ -37,7 +38,7 @@ pub fn embed_batch<T: Element>(
             stop: None,
         };
         return py
-            .detach(|| embedder.embed_batch(texts, out, options))
+            .detach(|| embedder.embed_batch_rows(texts, out, rows, options))
             .map_err(to_py);
     }
     let stop = AtomicBool::new(false);
@@ -58,7 +59,7 @@ pub fn embed_batch<T: Element>(
     std::thread::scope(|scope| {
         scope.spawn(move || {
             // The receiver outlives this thread (it is waited on below), so send cannot fail.
-            let _ = done_tx.send(embedder.embed_batch(texts, out, options));
+            let _ = done_tx.send(embedder.embed_batch_rows(texts, out, rows, options));
         });
         loop {
             match py.detach(|| wait(Some(POLL_EVERY))) {
