@@ -15,8 +15,9 @@ help: ## list the targets
 $(PY):
 	python3 -m venv $(VENV)
 
-$(VENV)/.deps: $(PY) tests/requirements.txt
+$(VENV)/.deps: $(PY) tests/requirements.txt tests/requirements-data.txt
 	$(PIP) install -r tests/requirements.txt
+	$(PIP) install --no-deps -r tests/requirements-data.txt
 	touch $@
 
 .PHONY: venv
