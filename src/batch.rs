@@ -19,6 +19,7 @@ use crate::embedder::Embedder;
 use crate::error::Error;
 use crate::kernel::{self, Kernel};
 use crate::pool;
+use crate::rowcopy::{copy_row, fence};
 
 /// A text at least this long is split into blocks of positions across workers.
 pub const LONG_TEXT: usize = 4096;
@@ -248,15 +249,17 @@ impl Embedder {
 /// Copies each repeated text's row from its first occurrence's row.
 fn copy_repeats<T: Element>(first: &[u32], rows: &Rows<'_, T>) {
     first
-        .par_iter()
+        .par_chunks(1024)
         .enumerate()
-        .with_min_len(256)
-        .for_each(|(i, &f)| {
-            let f = f as usize;
-            if f != i {
-                // SAFETY: row `f` is complete and only read from now on; row `i` is a repeat,
-                // written here and nowhere else, and `f != i`.
-                unsafe { rows.row(i).copy_from_slice(rows.row_ref(f)) };
+        .for_each(|(chunk, firsts)| {
+            for (k, &f) in firsts.iter().enumerate() {
+                let (i, f) = (chunk * 1024 + k, f as usize);
+                if f != i {
+                    // SAFETY: row `f` is complete and only read from now on; row `i` is a repeat,
+                    // written here and nowhere else, and `f != i`.
+                    unsafe { copy_row(rows.row(i), rows.row_ref(f)) };
+                }
             }
+            fence();
         });
 }

@@ -47,6 +47,8 @@ pub mod pool;
 #[cfg(feature = "python")]
 mod python;
 #[cfg(feature = "std")]
+mod rowcopy;
+#[cfg(feature = "std")]
 pub mod utf8;
 
 #[cfg(feature = "std")]
