@@ -8,7 +8,7 @@ pub fn copy_row<T: Copy>(dst: &mut [T], src: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
         let bytes = core::mem::size_of_val(dst);
-        if (dst.as_ptr() as usize) % 16 == 0 && bytes % 16 == 0 {
+        if dst.as_ptr().cast::<u8>().align_offset(16) == 0 && bytes.is_multiple_of(16) {
             // SAFETY: `dst` and `src` are valid for `bytes` bytes each and do not overlap;
             // `dst` is 16-byte aligned as `_mm_stream_si128` requires; SSE2 is part of x86-64.
             unsafe { stream_copy(dst.as_mut_ptr().cast(), src.as_ptr().cast(), bytes / 16) };

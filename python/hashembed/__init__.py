@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ._core import __version__, available_kernels, default_threads, get_kernel, set_kernel
 from ._embedder import HashEmbedder
+from .vocab import load_tokenizer, save_table
 
 __all__ = [
     "HashEmbedder",
@@ -16,5 +17,7 @@ __all__ = [
     "available_kernels",
     "default_threads",
     "get_kernel",
+    "load_tokenizer",
+    "save_table",
     "set_kernel",
 ]

@@ -10,6 +10,9 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from . import arrow as _arrow
+from . import tokens as _tokens
+from . import vocab as _vocab
 
 _DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64), "float16": np.dtype(np.float16)}
 
@@ -151,6 +154,107 @@ class HashEmbedder(_core.Embedder):
         self.embed_batch_into(texts, out, num_threads)
         return out
 
+    def embed_tokens(
+        self,
+        batch: Any,
+        *,
+        max_length: int | None = None,
+        pad_to_multiple_of: int | None = None,
+        out: np.ndarray | None = None,
+        dtype: Any = "float32",
+        num_threads: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings of tokenized text, padded: `(embeddings, mask)`.
+
+        `batch` holds B sequences of token strings (lists, tuples, arrays or iterables of
+        str, e.g. `[tokenizer.tokenize(t) for t in texts]`). `embeddings` has shape
+        (B, S, dim): row b, position j is the embedding of token j of sequence b, and
+        positions past the end of a sequence are zeros. `mask` (B, S) is True on real tokens.
+
+        S is the length of the longest sequence, or `max_length` if that is shorter (longer
+        sequences are cut to their first `max_length` tokens), rounded up to a multiple of
+        `pad_to_multiple_of`. For a fixed S, pass both: `max_length=S, pad_to_multiple_of=S`.
+        `out`, if given, is filled and returned: a C-contiguous, writable array of exactly
+        that shape and of dtype `dtype`. Every token is embedded in one parallel native call,
+        straight into its row, and equal tokens are computed once.
+        """
+        return _tokens.embed_tokens(
+            self,
+            batch,
+            max_length=max_length,
+            pad_to_multiple_of=pad_to_multiple_of,
+            out=out,
+            dtype=dtype,
+            num_threads=num_threads,
+        )
+
+    def embed_encodings(
+        self,
+        encodings: Any,
+        *,
+        skip_special_tokens: bool = False,
+        max_length: int | None = None,
+        pad_to_multiple_of: int | None = None,
+        out: np.ndarray | None = None,
+        dtype: Any = "float32",
+        num_threads: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`embed_tokens` for the output of a Hugging Face tokenizer: `(embeddings, mask)`.
+
+        `encodings` is a list of `tokenizers.Encoding` (from `Tokenizer.encode_batch`) or
+        the `BatchEncoding` of a fast `transformers` tokenizer (its `.encodings` are used).
+        Each encoding's `.tokens` are embedded as strings, special tokens ([CLS], [SEP], ...)
+        included, unless `skip_special_tokens`, which makes their rows zeros (from
+        `special_tokens_mask`). `mask` is the encodings' `attention_mask` as bools, and every
+        position it masks out (the tokenizer's padding) is a zero row.
+
+        S is the encodings' length (the longest, if they are not padded to one length), cut
+        to `max_length` and rounded up to `pad_to_multiple_of`, as in `embed_tokens`; `out`,
+        `dtype` and `num_threads` also work as there.
+        """
+        return _tokens.embed_encodings(
+            self,
+            encodings,
+            skip_special_tokens=skip_special_tokens,
+            max_length=max_length,
+            pad_to_multiple_of=pad_to_multiple_of,
+            out=out,
+            dtype=dtype,
+            num_threads=num_threads,
+        )
+
+    def embed_vocab(
+        self, vocab: Any, *, dtype: Any = "float32", num_threads: int | None = None
+    ) -> np.ndarray:
+        """The embedding table of a vocabulary, shape (V, dim): row i embeds the token of id i.
+
+        `vocab` is a list of str (token i at index i), a dict token -> id (ids exactly
+        0..V-1), a path (str or os.PathLike) to a vocab.txt (line i is token i), a
+        tokenizer.json or a directory holding either, or a `tokenizers.Tokenizer` (its
+        vocabulary with added tokens). Write the table with `hashembed.save_table`.
+        """
+        return _vocab.embed_vocab(self, vocab, dtype=dtype, num_threads=num_threads)
+
+    def embed_arrow(
+        self,
+        array: Any,
+        *,
+        nulls: str = "zero",
+        out: np.ndarray | None = None,
+        dtype: Any = "float32",
+        num_threads: int | None = None,
+    ) -> np.ndarray:
+        """Embeddings of an Arrow string column, shape (N, dim), read from its buffers.
+
+        `array` is a pyarrow StringArray, LargeStringArray, StringViewArray (cast to
+        large_string first, its one copy) or a ChunkedArray of them; binary arrays are read
+        as UTF-8. No Python str is made: the UTF-8 bytes go to the native code as zero-copy
+        views. A null row is a zero row with `nulls="zero"`, and a ValueError with
+        `nulls="error"`; a row that is not valid UTF-8 is a ValueError naming it. `out`,
+        `dtype` and `num_threads` work as in `embed_batch`.
+        """
+        return _arrow.embed_arrow(self, array, nulls=nulls, out=out, dtype=dtype, num_threads=num_threads)
+
     def __call__(self, texts: Any, **kwargs: Any) -> np.ndarray:
         """`embed` for a str, `embed_batch` for a sequence of them."""
         if isinstance(texts, str):
@@ -160,8 +264,15 @@ class HashEmbedder(_core.Embedder):
         return self.embed_batch(texts, **kwargs)
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.dim, self.max_ngram, self.layout, self.base, self.hash_modulus, self.buckets,
-                self.hash_seeds.tobytes())
+        return (
+            self.dim,
+            self.max_ngram,
+            self.layout,
+            self.base,
+            self.hash_modulus,
+            self.buckets,
+            self.hash_seeds.tobytes(),
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, HashEmbedder):
