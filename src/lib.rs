@@ -51,6 +51,11 @@ mod rowcopy;
 #[cfg(feature = "std")]
 pub mod utf8;
 
+/// The README's Rust example, compiled and run as a doctest.
+#[cfg(all(doctest, feature = "std"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExample;
+
 #[cfg(feature = "std")]
 pub use batch::{BatchOptions, Texts};
 pub use config::{Config, Layout, Params};
