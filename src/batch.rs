@@ -8,6 +8,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
@@ -23,6 +24,8 @@ use crate::rowcopy::{copy_row, fence};
 
 /// A text at least this long is split into blocks of positions across workers.
 pub const LONG_TEXT: usize = 4096;
+/// A text with more windows than this is also split into ranges of windows.
+const SPLIT_WINDOWS: usize = 1 << 16;
 
 /// Texts as one code point buffer and `len + 1` offsets: text `i` is `chars[offsets[i]..offsets[i + 1]]`.
 #[derive(Debug, Clone, Copy)]
@@ -225,25 +228,93 @@ impl Embedder {
             // SAFETY: `i` is a first occurrence, and each appears once in `short`.
             tables.embed_into(kernel, texts.get(i), unsafe { rows.row(i) })
         })?;
-        let p = self.params();
-        let blocks: Vec<(usize, usize, usize)> = (0..texts.len())
+        let long: Vec<usize> = (0..texts.len())
             .filter(|i| unique(i) && texts.get(*i).len() >= LONG_TEXT)
-            .flat_map(|i| {
-                (1..=p.max_ngram).flat_map(move |size| {
-                    p.part(size)
-                        .step_by(POSITION_BLOCK)
-                        .map(move |start| (i, size, start))
-                })
-            })
             .collect();
-        blocks.par_iter().try_for_each(|&(i, size, start)| {
-            let end = (start + POSITION_BLOCK).min(p.part(size).end);
-            // SAFETY: blocks of one row cover disjoint position ranges, so these slices of
-            // row `i` never overlap; no other worker touches row `i`.
-            let out = unsafe { &mut rows.row(i)[start..end] };
-            tables.embed_span(kernel, texts.get(i), size, start..end, out, stop)
-        })
+        let tasks = self.long_tasks(texts, &long);
+        let partials = tasks
+            .par_iter()
+            .map(|t| {
+                let text = texts.get(t.text);
+                if t.pieces == 1 {
+                    // SAFETY: tasks of one row cover disjoint position ranges, so these slices
+                    // of row `t.text` never overlap; no other worker touches that row.
+                    let out = unsafe { &mut rows.row(t.text)[t.span.clone()] };
+                    tables.embed_span(kernel, text, t.size, t.span.clone(), out, stop)?;
+                    return Ok(None);
+                }
+                let mut sums = vec![0i64; t.span.len()];
+                let windows = t.windows.clone();
+                tables.accumulate(
+                    kernel,
+                    text,
+                    t.size,
+                    windows,
+                    t.span.clone(),
+                    &mut sums,
+                    stop,
+                )?;
+                Ok(Some(sums))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        // Add up the pieces of each split block (consecutive in `tasks`) and scale them.
+        let mut k = 0;
+        while k < tasks.len() {
+            let t = &tasks[k];
+            let pieces = &partials[k..k + t.pieces];
+            if let Some(Some(first)) = pieces.first() {
+                let mut sums = first.clone();
+                for piece in pieces[1..].iter().flatten() {
+                    sums.iter_mut().zip(piece).for_each(|(s, x)| *s += x);
+                }
+                // SAFETY: the workers are done; this thread alone writes row `t.text` now.
+                let out = unsafe { &mut rows.row(t.text)[t.span.clone()] };
+                tables.scale(t.windows_total, &sums, out);
+            }
+            k += t.pieces;
+        }
+        Ok(())
     }
+
+    /// Splits long texts into independent pieces of work: blocks of output positions, and for
+    /// very long texts also ranges of windows, so a few huge texts still keep every core busy
+    /// and a stop request is seen quickly.
+    fn long_tasks(&self, texts: &Texts<'_>, long: &[usize]) -> Vec<LongTask> {
+        let p = *self.params();
+        let most_pieces = 4 * rayon::current_num_threads();
+        let mut tasks = Vec::new();
+        for &i in long {
+            let len = texts.get(i).len();
+            for size in 1..=p.max_ngram {
+                let n = (len + 1).saturating_sub(size);
+                let pieces = (n / SPLIT_WINDOWS).clamp(1, most_pieces);
+                let part = p.part(size);
+                for start in part.clone().step_by(POSITION_BLOCK) {
+                    let span = start..(start + POSITION_BLOCK).min(part.end);
+                    tasks.extend((0..pieces).map(|k| LongTask {
+                        text: i,
+                        size,
+                        span: span.clone(),
+                        windows: n * k / pieces..n * (k + 1) / pieces,
+                        windows_total: n,
+                        pieces,
+                    }));
+                }
+            }
+        }
+        tasks
+    }
+}
+
+/// Windows `windows` of text `text`'s `size`-grams, projected onto output positions `span`;
+/// one of `pieces` consecutive tasks that together cover all `windows_total` windows.
+struct LongTask {
+    text: usize,
+    size: usize,
+    span: Range<usize>,
+    windows: Range<usize>,
+    windows_total: usize,
+    pieces: usize,
 }
 
 /// Copies each repeated text's row from its first occurrence's row.
@@ -262,4 +333,111 @@ fn copy_repeats<T: Element>(first: &[u32], rows: &Rows<'_, T>) {
             }
             fence();
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn batch(words: &[&[u32]]) -> (Vec<u32>, Vec<usize>) {
+        let mut chars = Vec::new();
+        let mut offsets = vec![0];
+        for w in words {
+            chars.extend_from_slice(w);
+            offsets.push(chars.len());
+        }
+        (chars, offsets)
+    }
+
+    #[test]
+    fn long_and_repeated_texts_equal_one_at_a_time() {
+        // One part wider than a block of positions, and a text split into ranges of windows.
+        let e = Embedder::new(&Config {
+            dim: 560,
+            max_ngram: 2,
+            layout: crate::Layout::explicit(&[40, 520]).unwrap(),
+            ..Config::default()
+        })
+        .unwrap();
+        let mut g = crate::seeds::SplitMix64::new(9);
+        let huge: Vec<u32> = (0..2 * SPLIT_WINDOWS + 7)
+            .map(|_| 32 + (g.next().unwrap() % 5000) as u32)
+            .collect();
+        let mid: Vec<u32> = huge[..5000].to_vec();
+        let words: [&[u32]; 6] = [&huge, &[104, 105], &mid, &[], &[104, 105], &huge];
+        let (chars, offsets) = batch(&words);
+        let texts = Texts::new(&chars, &offsets).unwrap();
+        for threads in [Some(1), Some(3), None] {
+            let mut out = vec![f32::NAN; words.len() * e.dim()];
+            let options = BatchOptions {
+                threads,
+                stop: None,
+            };
+            e.embed_batch(&texts, &mut out, options).unwrap();
+            for (row, w) in out.chunks(e.dim()).zip(words) {
+                let mut want = vec![0f32; e.dim()];
+                e.embed_into(w, &mut want).unwrap();
+                assert!(row
+                    .iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()));
+            }
+        }
+    }
+
+    #[test]
+    fn rows_map_texts_and_leave_the_rest() {
+        let e = Embedder::new(&Config {
+            dim: 16,
+            ..Config::default()
+        })
+        .unwrap();
+        let (chars, offsets) = batch(&[&[97], &[98, 99]]);
+        let texts = Texts::new(&chars, &offsets).unwrap();
+        let mut out = vec![7f32; 4 * 16];
+        let options = BatchOptions::default();
+        e.embed_batch_rows(&texts, &mut out, Some(&[3, 1]), options)
+            .unwrap();
+        assert!(out[..16].iter().chain(&out[32..48]).all(|&x| x == 7.0));
+        let mut a = vec![0f32; 16];
+        e.embed_into(&[97], &mut a).unwrap();
+        assert_eq!(&out[48..], &a[..]);
+        let err = e.embed_batch_rows(&texts, &mut out, Some(&[1, 1]), options);
+        assert_eq!(
+            err,
+            Err(Error::Row {
+                index: 1,
+                row: 1,
+                rows: 4
+            })
+        );
+        let err = e.embed_batch_rows(&texts, &mut out, Some(&[0, 4]), options);
+        assert_eq!(
+            err,
+            Err(Error::Row {
+                index: 1,
+                row: 4,
+                rows: 4
+            })
+        );
+    }
+
+    #[test]
+    fn a_set_stop_flag_cancels() {
+        let e = Embedder::new(&Config::default()).unwrap();
+        let text = vec![97u32; 300_000];
+        let (chars, offsets) = batch(&[&text]);
+        let texts = Texts::new(&chars, &offsets).unwrap();
+        let stop = AtomicBool::new(true);
+        let mut out = vec![0f32; 768];
+        let options = BatchOptions {
+            threads: Some(2),
+            stop: Some(&stop),
+        };
+        assert_eq!(
+            e.embed_batch(&texts, &mut out, options),
+            Err(Error::Cancelled)
+        );
+    }
 }

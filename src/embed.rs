@@ -60,14 +60,8 @@ impl Tables<'_> {
     ) -> Result<(), Error> {
         debug_assert_eq!(out.len(), span.len());
         let p = self.params;
-        let b = p.buckets;
         let windows = Windows::new(text, size, p.base, p.hash_modulus);
         let n = windows.count();
-        if n == 0 {
-            out.fill(T::ZERO);
-            return Ok(());
-        }
-        let den = n as f64 * (f64::from(b) / 2.0);
         let mut hashes = [0u32; WINDOW_CHUNK];
         let few = n <= WINDOW_CHUNK;
         if few {
@@ -75,33 +69,62 @@ impl Tables<'_> {
         }
         let mut sums = [0i64; POSITION_BLOCK];
         for (start, out) in span
-            .clone()
             .step_by(POSITION_BLOCK)
             .zip(out.chunks_mut(POSITION_BLOCK))
         {
             let block = start..start + out.len();
-            let (seeds, quots) = (&self.seeds[block.clone()], &self.quots[block]);
             let sums = &mut sums[..out.len()];
             sums.fill(0);
             if few {
-                kernel.accumulate(&hashes[..n], seeds, quots, b, sums);
+                let (seeds, quots) = (&self.seeds[block.clone()], &self.quots[block]);
+                kernel.accumulate(&hashes[..n], seeds, quots, p.buckets, sums);
             } else {
-                let mut w = windows.clone();
-                loop {
-                    let got = w.fill(&mut hashes);
-                    if got == 0 {
-                        break;
-                    }
-                    if stop.load(Ordering::Relaxed) {
-                        return Err(Error::Cancelled);
-                    }
-                    kernel.accumulate(&hashes[..got], seeds, quots, b, sums);
-                }
+                self.accumulate(kernel, text, size, 0..n, block, sums, stop)?;
             }
-            for (o, &s) in out.iter_mut().zip(sums.iter()) {
-                *o = T::from_f64(s as f64 / den);
-            }
+            self.scale(n, sums, out);
         }
         Ok(())
+    }
+
+    /// Adds to `sums` (one per position of `span`, in the part of n-gram size `size`) the
+    /// centred projections of windows `windows` of `text`. Checks `stop` between chunks.
+    #[allow(clippy::too_many_arguments)]
+    pub fn accumulate(
+        &self,
+        kernel: Kernel,
+        text: &[u32],
+        size: usize,
+        windows: Range<usize>,
+        span: Range<usize>,
+        sums: &mut [i64],
+        stop: &AtomicBool,
+    ) -> Result<(), Error> {
+        let p = self.params;
+        let mut w = Windows::new(text, size, p.base, p.hash_modulus).range(windows);
+        let (seeds, quots) = (&self.seeds[span.clone()], &self.quots[span]);
+        let mut hashes = [0u32; WINDOW_CHUNK];
+        loop {
+            let got = w.fill(&mut hashes);
+            if got == 0 {
+                return Ok(());
+            }
+            if stop.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
+            kernel.accumulate(&hashes[..got], seeds, quots, p.buckets, sums);
+        }
+    }
+
+    /// Spec step 6: each sum over `windows` windows, divided by `windows * B / 2`, or all
+    /// zeros when there are no windows.
+    pub fn scale<T: Element>(&self, windows: usize, sums: &[i64], out: &mut [T]) {
+        if windows == 0 {
+            out.fill(T::ZERO);
+            return;
+        }
+        let den = windows as f64 * (f64::from(self.params.buckets) / 2.0);
+        for (o, &s) in out.iter_mut().zip(sums) {
+            *o = T::from_f64(s as f64 / den);
+        }
     }
 }

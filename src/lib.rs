@@ -40,6 +40,8 @@ pub mod seeds;
 
 #[cfg(feature = "std")]
 mod batch;
+#[cfg(feature = "capi")]
+mod capi;
 #[cfg(feature = "std")]
 mod embedder;
 #[cfg(feature = "std")]

@@ -43,7 +43,11 @@ pub struct Windows<'t> {
     p: MulConst,
     /// `p^(size-1) mod m`, the weight of the code point leaving the window.
     lead: MulConst,
+    /// The next window to hash, and one past the last.
     next: usize,
+    end: usize,
+    /// Whether `hash` holds window `next - 1`, so the next one can roll from it.
+    primed: bool,
     hash: u32,
 }
 
@@ -51,14 +55,29 @@ impl<'t> Windows<'t> {
     pub fn new(text: &'t [u32], size: usize, base: u32, m: u32) -> Self {
         let p = MulConst::new(base % m, m);
         let lead = (1..size).fold(1 % m, |acc, _| p.mul_mod(acc, m));
-        Windows {
+        let mut w = Windows {
             text,
             size,
             m,
             p,
             lead: MulConst::new(lead, m),
             next: 0,
+            end: 0,
+            primed: false,
             hash: 0,
+        };
+        w.end = w.count();
+        w
+    }
+
+    /// Only windows `range` (of `0..count()`), starting afresh at its first.
+    pub fn range(&self, range: core::ops::Range<usize>) -> Self {
+        debug_assert!(range.start <= range.end && range.end <= self.count());
+        Windows {
+            next: range.start,
+            end: range.end,
+            primed: false,
+            ..self.clone()
         }
     }
 
@@ -70,11 +89,12 @@ impl<'t> Windows<'t> {
     /// Writes the next hashes into `buf`; returns how many (0 once every window is done).
     pub fn fill(&mut self, buf: &mut [u32]) -> usize {
         let (m, p, lead, size) = (self.m, self.p, self.lead, self.size);
-        let todo = (self.count() - self.next).min(buf.len());
+        let todo = (self.end - self.next).min(buf.len());
         for slot in &mut buf[..todo] {
             let j = self.next;
-            self.hash = if j == 0 {
-                horner_with(&self.text[..size], p, m)
+            self.hash = if !self.primed {
+                self.primed = true;
+                horner_with(&self.text[j..j + size], p, m)
             } else {
                 let out = lead.mul_mod(reduce(self.text[j - 1], m), m);
                 let h = add_mod(self.hash, m - out, m);
@@ -130,6 +150,19 @@ mod tests {
                 assert_eq!(j, text.len() + 1 - size);
             }
         }
+    }
+
+    #[test]
+    fn a_range_starts_anywhere() {
+        let t = cps("rolling from the middle of a text");
+        let all = Windows::new(&t, 3, 31, 1_000_000_007);
+        let mut w = all.range(5..9);
+        let mut buf = [0u32; 8];
+        assert_eq!(w.fill(&mut buf), 4);
+        for (k, &h) in buf[..4].iter().enumerate() {
+            assert_eq!(h, horner(&t[5 + k..8 + k], 31, 1_000_000_007));
+        }
+        assert_eq!(w.fill(&mut buf), 0);
     }
 
     #[test]

@@ -30,7 +30,7 @@ _DEFAULTS: dict[str, Any] = {
 
 def _dtype(dtype: Any) -> np.dtype:
     try:
-        dt = np.dtype(dtype)
+        dt = None if dtype is None else np.dtype(dtype)
     except TypeError:
         dt = None
     if dt is None or dt.name not in _DTYPES:
@@ -105,6 +105,8 @@ class HashEmbedder(_core.Embedder):
     ) -> HashEmbedder:
         if isinstance(hash_seeds, np.ndarray):
             hash_seeds = hash_seeds.tolist()
+        if not isinstance(layout, str) and isinstance(layout, Iterable):
+            layout = tuple(layout)  # read a one-shot iterator once, for both uses below
         self = super().__new__(
             cls,
             dim,

@@ -24,28 +24,23 @@ pub struct PyEmbedder {
 
 #[pymethods]
 impl PyEmbedder {
+    /// Every argument is required here; `hashembed.HashEmbedder` supplies the defaults.
     #[new]
     #[pyo3(signature = (
-        dim = None, *, max_ngram = None, layout = None, seed = None, base = None,
-        hash_modulus = None, buckets = None, hash_seeds = None,
+        dim, *, max_ngram, layout, seed, base, hash_modulus, buckets, hash_seeds,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        dim: Option<&Bound<'_, PyAny>>,
-        max_ngram: Option<&Bound<'_, PyAny>>,
-        layout: Option<&Bound<'_, PyAny>>,
-        seed: Option<&Bound<'_, PyAny>>,
-        base: Option<&Bound<'_, PyAny>>,
-        hash_modulus: Option<&Bound<'_, PyAny>>,
-        buckets: Option<&Bound<'_, PyAny>>,
-        hash_seeds: Option<&Bound<'_, PyAny>>,
+        dim: &Bound<'_, PyAny>,
+        max_ngram: &Bound<'_, PyAny>,
+        layout: &Bound<'_, PyAny>,
+        seed: &Bound<'_, PyAny>,
+        base: &Bound<'_, PyAny>,
+        hash_modulus: &Bound<'_, PyAny>,
+        buckets: &Bound<'_, PyAny>,
+        hash_seeds: &Bound<'_, PyAny>,
     ) -> PyResult<Self> {
-        let d = Config::default();
-        let get = |obj: Option<&Bound<'_, PyAny>>, name: &'static str, default: u64| {
-            obj.filter(|o| !o.is_none())
-                .map_or(Ok(default), |o| args::param(o, name))
-        };
-        let max_ngram = get(max_ngram, "max_ngram", d.max_ngram)?;
+        let max_ngram = args::param(max_ngram, "max_ngram")?;
         if !(1..=MAX_NGRAM as u64).contains(&max_ngram) {
             return Err(PyValueError::new_err(format!(
                 "max_ngram={max_ngram} is out of range: expected {}",
@@ -53,23 +48,19 @@ impl PyEmbedder {
             )));
         }
         let config = Config {
-            dim: get(dim, "dim", d.dim)?,
+            dim: args::param(dim, "dim")?,
             max_ngram,
-            layout: match layout.filter(|o| !o.is_none()) {
-                Some(l) => args::layout(l, max_ngram)?,
-                None => d.layout,
-            },
-            seed: get(seed, "seed", d.seed)?,
-            base: get(base, "base", d.base)?,
-            hash_modulus: get(hash_modulus, "hash_modulus", d.hash_modulus)?,
-            buckets: get(buckets, "buckets", d.buckets)?,
+            layout: args::layout(layout, max_ngram)?,
+            seed: args::param(seed, "seed")?,
+            base: args::param(base, "base")?,
+            hash_modulus: args::param(hash_modulus, "hash_modulus")?,
+            buckets: args::param(buckets, "buckets")?,
         };
-        let inner = match hash_seeds.filter(|o| !o.is_none()) {
-            Some(h) => {
-                config.validate().map_err(to_py)?;
-                Embedder::with_hash_seeds(&config, &args::hash_seeds(h)?)
-            }
-            None => Embedder::new(&config),
+        let inner = if hash_seeds.is_none() {
+            Embedder::new(&config)
+        } else {
+            config.validate().map_err(to_py)?;
+            Embedder::with_hash_seeds(&config, &args::hash_seeds(hash_seeds)?)
         }
         .map_err(to_py)?;
         Ok(PyEmbedder { inner })
@@ -274,7 +265,7 @@ fn write_rows(
         fill(py, embedder, batch, a, threads, rows)
     } else if let Ok(a) = out.cast::<PyArray2<half::f16>>() {
         let mut rw = a.try_readwrite().map_err(|_| read_only())?;
-        let slice = rw.as_slice_mut()?;
+        let slice = slice_of(&mut rw)?;
         // SAFETY: `F16` and `half::f16` are both `repr(transparent)` over the u16 bits of an
         // IEEE binary16, so the slice may be viewed as either.
         let bits = unsafe {
@@ -287,6 +278,14 @@ fn write_rows(
             arr.dtype()
         )))
     }
+}
+
+/// The array's elements; C-contiguity was checked before, so only misalignment fails here.
+fn slice_of<'a, T: numpy::Element>(
+    rw: &'a mut numpy::PyReadwriteArray2<'_, T>,
+) -> PyResult<&'a mut [T]> {
+    rw.as_slice_mut()
+        .map_err(|_| PyValueError::new_err("out is not aligned for its dtype"))
 }
 
 fn read_only() -> PyErr {
@@ -305,5 +304,5 @@ fn fill<T: Element + numpy::Element>(
     // GIL is released inside, as NumPy's own ufuncs do, so the caller must not mutate `out`
     // from another thread meanwhile.
     let mut rw = arr.try_readwrite().map_err(|_| read_only())?;
-    run::embed_batch(py, embedder, batch, rw.as_slice_mut()?, threads, rows)
+    run::embed_batch(py, embedder, batch, slice_of(&mut rw)?, threads, rows)
 }

@@ -1,0 +1,166 @@
+"""Embedding Arrow string columns straight from their buffers.
+
+An Arrow string array is already what the native UTF-8 batch reads: one data buffer of
+UTF-8 bytes and the offsets of each row in it. `embed_arrow` hands those buffers over as
+zero-copy NumPy views, so no Python `str` is ever made; the only copies are the offsets
+(converted to int64), for string_view arrays a cast to large_string, and, in the rare case
+of more than a few null rows whose offsets span bytes (Arrow allows any bytes under a null),
+a copy of the data without those bytes.
+
+`pyarrow` is imported only when an Arrow array is passed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import _embedder
+from .tokens import _check_out
+
+if TYPE_CHECKING:
+    from ._embedder import HashEmbedder
+
+__all__ = ["embed_arrow"]
+
+_NATIVE_UTF8 = re.compile(r"^text (\d+) is not valid UTF-8")
+
+# Above this many null rows whose offsets span bytes, those rows are cut out of a copy of
+# the data rather than embedding the valid runs between them with one native call each.
+_MAX_SPLITS = 64
+
+
+def _import_pyarrow() -> Any:
+    try:
+        import pyarrow
+    except ImportError as e:
+        raise ImportError("embed_arrow needs the 'pyarrow' package: pip install 'hashembed[arrow]'") from e
+    return pyarrow
+
+
+def _is_view(pa: Any, t: Any) -> bool:
+    is_string_view = getattr(pa.types, "is_string_view", None)
+    is_binary_view = getattr(pa.types, "is_binary_view", None)
+    return bool((is_string_view and is_string_view(t)) or (is_binary_view and is_binary_view(t)))
+
+
+def _check_type(pa: Any, t: Any) -> None:
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or _is_view(pa, t):
+        return
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return  # bytes, decoded as UTF-8 (the spec's rule for bytes)
+    hint = ": decode it first with .dictionary_decode()" if pa.types.is_dictionary(t) else ""
+    raise TypeError(f"expected an Arrow string array (string, large_string or string_view), got {t}{hint}")
+
+
+def _as_arrow(pa: Any, array: Any) -> Any:
+    """`array` as a pyarrow Array or ChunkedArray of a string type."""
+    if not isinstance(array, (pa.Array, pa.ChunkedArray)):
+        if hasattr(array, "__arrow_c_stream__"):
+            array = pa.chunked_array(array)
+        elif hasattr(array, "__arrow_c_array__"):
+            array = pa.array(array)
+        else:
+            raise TypeError(
+                f"embed_arrow needs a pyarrow Array or ChunkedArray of strings, not {type(array).__name__} "
+                "(for a list of str, use embed_batch)"
+            )
+    _check_type(pa, array.type)
+    return array
+
+
+def _utf8(
+    embedder: HashEmbedder,
+    data: np.ndarray,
+    offsets: np.ndarray,
+    out: np.ndarray,
+    num_threads: int | None,
+    first_row: int,
+) -> None:
+    """Rows `first_row ...` of the array: data[offsets[i]:offsets[i+1]] into out[i]."""
+    try:
+        embedder.embed_utf8_into(data, offsets, out, num_threads)
+    except ValueError as e:
+        m = _NATIVE_UTF8.match(str(e))
+        if m is None:
+            raise
+        raise ValueError(f"row {first_row + int(m.group(1))}{str(e)[m.end(1) :]}") from None
+
+
+def _embed_chunk(
+    pa: Any,
+    embedder: HashEmbedder,
+    chunk: Any,
+    out: np.ndarray,
+    num_threads: int | None,
+    start: int,
+) -> None:
+    """Embeds one Arrow array into `out` (its rows), naming rows from `start`."""
+    n = len(chunk)
+    if n == 0:
+        return
+    if _is_view(pa, chunk.type):
+        binary = not pa.types.is_string_view(chunk.type)
+        chunk = chunk.cast(pa.large_binary() if binary else pa.large_string())  # the one allowed copy
+    wide = pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type)
+    _validity, offsets_buf, data_buf = chunk.buffers()[:3]
+    raw = np.frombuffer(offsets_buf, dtype=np.int64 if wide else np.int32, count=chunk.offset + n + 1)
+    raw = raw[chunk.offset :]
+    base, end = int(raw[0]), int(raw[-1])
+    offsets = raw.astype(np.int64)  # the one copy: n + 1 integers
+    offsets -= base
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    data = data[base:end]
+    if chunk.null_count:
+        null = chunk.is_null().to_numpy(zero_copy_only=False)
+        spans = np.flatnonzero(null & (offsets[1:] != offsets[:-1]))
+        if len(spans) > _MAX_SPLITS:
+            # Many nulls cover bytes: drop those bytes (a copy of the data) so each null is empty.
+            lengths = np.diff(offsets)
+            lengths[null] = 0
+            data = data[np.repeat(~null, np.diff(offsets))]
+            offsets = np.concatenate(([0], np.cumsum(lengths)))
+        elif len(spans):
+            # A few nulls cover bytes (Arrow allows any bytes under a null): embed the valid
+            # runs between them, each with its own native call on views of the same buffers.
+            lo = 0
+            for hi in [*spans.tolist(), n]:
+                if hi > lo:
+                    a, b = int(offsets[lo]), int(offsets[hi])
+                    _utf8(embedder, data[a:b], offsets[lo : hi + 1] - a, out[lo:hi], num_threads, start + lo)
+                lo = hi + 1
+            out[spans] = 0
+            return
+    # Null rows with empty spans come out as zero rows, like the empty string.
+    _utf8(embedder, data, offsets, out, num_threads, start)
+
+
+def embed_arrow(
+    embedder: HashEmbedder,
+    array: Any,
+    *,
+    nulls: str = "zero",
+    out: np.ndarray | None = None,
+    dtype: Any = "float32",
+    num_threads: int | None = None,
+) -> np.ndarray:
+    """See `HashEmbedder.embed_arrow`."""
+    if nulls not in ("zero", "error"):
+        raise ValueError(f"nulls={nulls!r} is unknown: expected 'zero' or 'error'")
+    pa = _import_pyarrow()
+    array = _as_arrow(pa, array)
+    if nulls == "error" and array.null_count:
+        first = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
+        raise ValueError(f"row {first} is null (nulls='error')")
+    dt = _embedder._dtype(dtype)
+    shape = (len(array), embedder.dim)
+    out = _embedder.allocate(shape, dt) if out is None else _check_out(out, shape, dt)
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    start = 0
+    for chunk in chunks:
+        stop = start + len(chunk)
+        _embed_chunk(pa, embedder, chunk, out[start:stop], num_threads, start)
+        start = stop
+    return out

@@ -1,0 +1,245 @@
+"""Embedding tokenized text: padded `(batch, seq, dim)` tensors of token embeddings.
+
+`embed_tokens` takes sequences of token strings (the output of any tokenizer), and
+`embed_encodings` the `Encoding` objects of the `tokenizers` library or a `BatchEncoding` of
+a fast `transformers` tokenizer. Both return `(embeddings, mask)`: the embeddings are the
+table-free stand-in for `nn.Embedding(input_ids)`, with zeros at padding positions, and the
+mask is True where a position holds a real token.
+
+Every token is embedded by the native batch code straight into its row of the output (one
+call, no intermediate copies, equal tokens computed once); `tokenizers` and `transformers`
+are never imported here, so neither is needed unless you pass their objects.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import _embedder
+
+if TYPE_CHECKING:
+    from ._embedder import HashEmbedder
+
+__all__ = ["embed_encodings", "embed_tokens"]
+
+_NATIVE_INDEX = re.compile(r"^texts\[(\d+)\]")
+
+
+def _positive_int(value: Any, name: str) -> int | None:
+    """`value` as a positive int, or None; bools, floats and strings are refused."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a positive int or None, not bool")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a positive int or None, not {type(value).__name__}") from None
+    if n < 1:
+        raise ValueError(f"{name}={n} is out of range: expected a positive int or None")
+    return n
+
+
+def _seq_len(longest: int, max_length: int | None, pad_to_multiple_of: int | None) -> int:
+    """The padded sequence length: the longest row, cut to max_length, rounded up."""
+    seq = longest if max_length is None else min(longest, max_length)
+    if pad_to_multiple_of is not None:
+        seq = -(-seq // pad_to_multiple_of) * pad_to_multiple_of
+    return seq
+
+
+def _token_rows(batch: Any) -> list[Sequence[Any]]:
+    """The rows of `batch` as a list of lists or tuples of tokens (not yet type-checked)."""
+    if isinstance(batch, (str, bytes)):
+        raise TypeError(f"batch must be a sequence of token sequences, not a single {type(batch).__name__}")
+    if isinstance(batch, np.ndarray) and batch.ndim == 2:
+        return batch.tolist()
+    if not isinstance(batch, Iterable):
+        raise TypeError(f"batch must be a sequence of token sequences, not {type(batch).__name__}")
+    rows: list[Sequence[Any]] = []
+    for b, row in enumerate(batch):
+        if isinstance(row, (list, tuple)):
+            rows.append(row)
+        elif isinstance(row, (str, bytes)):
+            raise TypeError(
+                f"batch[{b}] is a {type(row).__name__}, not a sequence of tokens "
+                "(for one sequence, pass [tokens])"
+            )
+        elif isinstance(row, np.ndarray):
+            if row.ndim != 1:
+                raise ValueError(f"batch[{b}] must be one-dimensional, got an array of shape {row.shape}")
+            rows.append(row.tolist())
+        elif isinstance(row, Iterable):
+            rows.append(list(row))
+        else:
+            raise TypeError(f"batch[{b}] must be a sequence of str tokens, not {type(row).__name__}")
+    return rows
+
+
+def _check_out(out: Any, shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, not {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out has shape {out.shape}: expected {shape}")
+    if out.dtype != dt:
+        raise ValueError(f"out has dtype {out.dtype}: expected {dt.name} (the dtype argument)")
+    if not out.flags.c_contiguous:
+        raise ValueError("out is not C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    if not out.flags.aligned:
+        raise ValueError(f"out is not aligned to its {out.dtype.name} items: allocate it with numpy")
+    return out
+
+
+def _fill(
+    embedder: HashEmbedder,
+    tokens: list[Any],
+    positions: np.ndarray,
+    mask: np.ndarray,
+    out: np.ndarray | None,
+    dtype: Any,
+    num_threads: int | None,
+    where: Callable[[int], str],
+) -> np.ndarray:
+    """Writes token k at flat position positions[k] of a (B, S, dim) output, zeros elsewhere.
+
+    `where(k)` names token k in a TypeError (the native code reports "texts[k]").
+    """
+    dt = _embedder._dtype(dtype)
+    batch, seq = mask.shape
+    shape = (batch, seq, embedder.dim)
+    out = _embedder.allocate(shape, dt) if out is None else _check_out(out, shape, dt)
+    flat = out.view()
+    flat.shape = (batch * seq, embedder.dim)  # a view, never a copy: out is C-contiguous
+    if tokens:
+        try:
+            embedder.embed_batch_into(tokens, flat, num_threads, positions)
+        except TypeError as e:
+            m = _NATIVE_INDEX.match(str(e))
+            if m is None:
+                raise
+            rest = str(e)[m.end() :]
+            raise TypeError(f"{where(int(m.group(1)))}{rest}") from None
+    written = np.zeros(batch * seq, dtype=bool)
+    written[positions] = True
+    if not written.all():
+        flat[~written] = 0
+    return out
+
+
+def embed_tokens(
+    embedder: HashEmbedder,
+    batch: Any,
+    *,
+    max_length: int | None = None,
+    pad_to_multiple_of: int | None = None,
+    out: np.ndarray | None = None,
+    dtype: Any = "float32",
+    num_threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """See `HashEmbedder.embed_tokens`."""
+    max_length = _positive_int(max_length, "max_length")
+    pad_to_multiple_of = _positive_int(pad_to_multiple_of, "pad_to_multiple_of")
+    rows = _token_rows(batch)
+    full = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    seq = _seq_len(int(full.max(initial=0)), max_length, pad_to_multiple_of)
+    lens = full if max_length is None else np.minimum(full, max_length)
+    if max_length is not None and (lens < full).any():
+        rows = [r[:max_length] for r in rows]
+    mask = np.arange(seq, dtype=np.int64) < lens[:, None]
+    tokens = [t for r in rows for t in r]
+    positions = np.flatnonzero(mask)  # row-major, the order of `tokens`
+    ends = np.cumsum(lens)
+
+    def where(k: int) -> str:
+        b = int(np.searchsorted(ends, k, side="right"))
+        return f"batch[{b}][{k - (int(ends[b]) - int(lens[b]))}]"
+
+    out = _fill(embedder, tokens, positions, mask, out, dtype, num_threads, where)
+    return out, mask
+
+
+def _is_encoding(obj: Any) -> bool:
+    """Whether `obj` looks like a `tokenizers.Encoding` (checked on its type: reading the
+    properties of an Encoding builds Python lists)."""
+    cls = type(obj)
+    return all(hasattr(cls, name) for name in ("tokens", "attention_mask", "special_tokens_mask"))
+
+
+def _encodings(encodings: Any) -> list[Any]:
+    if hasattr(encodings, "encodings") and callable(getattr(encodings, "keys", None)):
+        # A transformers BatchEncoding: only a fast tokenizer keeps the Encoding objects.
+        encs = encodings.encodings
+        if encs is None:
+            raise TypeError(
+                "this BatchEncoding has no .encodings (it comes from a slow tokenizer): "
+                "use a fast tokenizer (use_fast=True) or pass the tokens to embed_tokens"
+            )
+        return list(encs)
+    if _is_encoding(encodings):
+        raise TypeError("encodings must be a list of Encoding objects, not a single one: pass [encoding]")
+    if isinstance(encodings, (str, bytes)) or not isinstance(encodings, Iterable):
+        raise TypeError(
+            "encodings must be a list of tokenizers.Encoding or a transformers BatchEncoding, "
+            f"not {type(encodings).__name__}"
+        )
+    encs = list(encodings)
+    for i, e in enumerate(encs):
+        if not _is_encoding(e):
+            raise TypeError(f"encodings[{i}] is a {type(e).__name__}, not a tokenizers.Encoding")
+    return encs
+
+
+def embed_encodings(
+    embedder: HashEmbedder,
+    encodings: Any,
+    *,
+    skip_special_tokens: bool = False,
+    max_length: int | None = None,
+    pad_to_multiple_of: int | None = None,
+    out: np.ndarray | None = None,
+    dtype: Any = "float32",
+    num_threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """See `HashEmbedder.embed_encodings`."""
+    max_length = _positive_int(max_length, "max_length")
+    pad_to_multiple_of = _positive_int(pad_to_multiple_of, "pad_to_multiple_of")
+    encs = _encodings(encodings)
+    token_rows = [e.tokens for e in encs]
+    lens = [len(t) for t in token_rows]
+    longest = max(lens, default=0)
+    width = longest if max_length is None else min(longest, max_length)  # before rounding up
+    seq = _seq_len(longest, max_length, pad_to_multiple_of)
+    mask = np.zeros((len(encs), seq), dtype=bool)
+    keep = np.zeros((len(encs), seq), dtype=bool)
+    for b, e in enumerate(encs):
+        n = min(lens[b], width)
+        if n == 0:
+            continue
+        attention = np.asarray(e.attention_mask[:n], dtype=bool)
+        if len(attention) != n:
+            raise ValueError(f"encodings[{b}] has {lens[b]} tokens but {len(e.attention_mask)} mask entries")
+        mask[b, :n] = attention
+        if skip_special_tokens:
+            attention = attention & ~np.asarray(e.special_tokens_mask[:n], dtype=bool)
+        keep[b, :n] = attention
+    positions = np.flatnonzero(keep)
+    flat_tokens: list[Any] = [t for row in token_rows for t in row[:width]]
+    # Index of each kept position in flat_tokens (rows are cut to `width`, then concatenated).
+    cut = np.minimum(np.asarray(lens, dtype=np.int64), width)
+    starts = np.cumsum(cut) - cut
+    b_idx, j_idx = np.divmod(positions, seq) if seq else (positions, positions)
+    src = (starts[b_idx] + j_idx).tolist() if len(positions) else []
+    tokens = list(map(flat_tokens.__getitem__, src))
+
+    def where(k: int) -> str:
+        return f"encodings[{int(b_idx[k])}].tokens[{int(j_idx[k])}]"
+
+    out = _fill(embedder, tokens, positions, mask, out, dtype, num_threads, where)
+    return out, mask
