@@ -8,6 +8,7 @@ use crate::config::Params;
 use crate::element::Element;
 use crate::error::Error;
 use crate::kernel::Kernel;
+use crate::modarith::shoup_quotient;
 use crate::rolling::Windows;
 
 /// Window hashes computed at a time; a text with no more windows is hashed once per part.
@@ -24,7 +25,31 @@ pub struct Tables<'a> {
     pub quots: &'a [u32],
 }
 
-impl Tables<'_> {
+impl<'a> Tables<'a> {
+    /// Tables over caller-owned buffers of `dim` values each, with the seeds derived from
+    /// `params.seed`: everything a program without an allocator needs to embed.
+    pub fn derive(
+        params: &'a Params,
+        seeds: &'a mut [u32],
+        quots: &'a mut [u32],
+    ) -> Result<Self, Error> {
+        if seeds.len() != params.dim || quots.len() != params.dim {
+            return Err(Error::OutputLength {
+                expected: params.dim,
+                got: seeds.len().min(quots.len()),
+            });
+        }
+        crate::seeds::derive(params.seed, params.buckets, seeds);
+        for (q, &h) in quots.iter_mut().zip(seeds.iter()) {
+            *q = shoup_quotient(h, params.buckets);
+        }
+        Ok(Tables {
+            params,
+            seeds,
+            quots,
+        })
+    }
+
     /// Writes `dim` values for `text` (code points) into `out`.
     pub fn embed_into<T: Element>(
         &self,

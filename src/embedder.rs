@@ -129,6 +129,20 @@ mod tests {
     }
 
     #[test]
+    fn tables_over_caller_buffers_equal_the_embedder() {
+        let params = Config::default().validate().unwrap();
+        let (mut seeds, mut quots) = ([0u32; 768], [0u32; 768]);
+        let tables = Tables::derive(&params, &mut seeds, &mut quots).unwrap();
+        let text: Vec<u32> = "hello".chars().map(u32::from).collect();
+        let mut out = [0f32; 768];
+        tables.embed_into(Kernel::best(), &text, &mut out).unwrap();
+        assert_eq!(
+            out.to_vec(),
+            Embedder::new(&Config::default()).unwrap().embed("hello")
+        );
+    }
+
+    #[test]
     fn empty_string_is_all_zeros() {
         let e = Embedder::new(&Config::default()).unwrap();
         assert!(e

@@ -26,6 +26,11 @@
 //! assert_eq!(out[..768], out[2 * 768..]);
 //! # Ok::<(), hashembed::Error>(())
 //! ```
+//!
+//! Without the default `std` feature the crate is `no_std` and never allocates: validate a
+//! [`Config`] into [`Params`], derive the seeds into two buffers of your own with
+//! [`Tables::derive`], and embed single strings with [`Tables::embed_into`]. Batches, the
+//! thread pool and the Python bindings need `std`.
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
 
 pub mod config;
