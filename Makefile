@@ -41,8 +41,8 @@ lint: venv ## rustfmt, clippy (warnings are errors), ruff
 	$(VENV)/bin/ruff format --check python tests benches examples
 
 .PHONY: test-rust
-test-rust: ## cargo test of the core (no Python needed)
-	cargo test --quiet
+test-rust: ## cargo test of the core and the C API (no Python needed)
+	cargo test --quiet --features capi
 
 # Without `std` the crate is no_std and declares no `alloc`: this build failing to resolve
 # Vec, Box or String is what proves the single-string path never allocates.
@@ -52,7 +52,7 @@ test-nostd: ## build the core as no_std without an allocator
 
 .PHONY: test-c
 test-c: ## build the C library and run the C tests (golden vectors, errors, the documented example)
-	bash tests/c/run.sh
+	CARGO_TARGET_DIR=$(CURDIR)/target HASHEMBED_SKIP_CARGO_TEST=1 bash tests/c/run.sh
 
 .PHONY: test-python
 test-python: build ## pytest against the installed wheel
