@@ -18,6 +18,7 @@ import hashembed
 import numpy as np
 import pytest
 from hashembed import cli
+from hashembed.cli.progress import Progress
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -401,7 +402,7 @@ class FakeClock:
 
 def test_progress_bar_draws_on_a_tty() -> None:
     stream, clock = FakeTTY(), FakeClock()
-    progress = cli.Progress(1000, stream=stream, clock=clock)
+    progress = Progress(1000, stream=stream, clock=clock)
     assert progress.enabled  # a TTY
     for _ in range(4):
         clock.now += 0.5
@@ -417,7 +418,7 @@ def test_progress_bar_draws_on_a_tty() -> None:
 
 def test_progress_bar_throttles_and_stays_off_without_a_tty() -> None:
     stream, clock = FakeTTY(), FakeClock()
-    progress = cli.Progress(10, stream=stream, clock=clock, min_interval=1.0)
+    progress = Progress(10, stream=stream, clock=clock, min_interval=1.0)
     for _ in range(10):
         clock.now += 0.01
         progress.update(1)
@@ -425,7 +426,7 @@ def test_progress_bar_throttles_and_stays_off_without_a_tty() -> None:
     assert stream.getvalue().count("\r") == 2  # the first update and the final frame
 
     plain = io.StringIO()  # not a TTY
-    progress = cli.Progress(10, stream=plain)
+    progress = Progress(10, stream=plain)
     assert not progress.enabled
     progress.update(10)
     progress.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 import hashembed
+from hashembed.cli.commands import cosine
 
 SAMPLE_BYTES = 4 << 20
 WORD = re.compile(r"[A-Za-z_]+|\d+|[^\sA-Za-z_\d]")
@@ -27,10 +28,6 @@ def stdlib_sample(max_bytes: int = SAMPLE_BYTES) -> str:
         if size >= max_bytes:
             break
     return b"".join(chunks)[:max_bytes].decode("utf-8", errors="replace")
-
-
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) or 1.0))
 
 
 def main() -> None:

@@ -1,0 +1,108 @@
+"""The `hashembed` command line: embed files, build vocabulary tables, compare two strings.
+
+    hashembed embed INPUT [-o OUT.npy] [--tokenizer PATH] [--column NAME] [config flags] ...
+    hashembed vocab TOKENIZER -o TABLE.npy|TABLE.safetensors [config flags]
+    hashembed similarity A B [config flags]
+    hashembed info
+
+`embed` works in bounded memory whatever the size of its input (see `commands.cmd_embed`).
+Errors the user can fix (a missing file, a bad flag value, an unreadable tokenizer) print one
+line, `hashembed: error: ...`, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .commands import cmd_embed, cmd_info, cmd_similarity, cmd_vocab
+from .config import add_config_flags
+from .errors import PROG, CLIError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Dynamic hash embeddings: deterministic, table-free string embeddings."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser(
+        "embed",
+        help="embed every line of a text file (or a column of a Parquet/Arrow file) into a .npy",
+        description=(
+            "Embed INPUT into an .npy of shape (rows, dim). A text INPUT (or - for stdin) has one "
+            "item per line; a .parquet, .arrow or .feather INPUT is read a record batch at a time "
+            "from --column. With --tokenizer every item is tokenized and each token is a row; "
+            "OUT.offsets.npy (int64, items + 1) then says which rows belong to which item."
+        ),
+    )
+    p.add_argument("input", metavar="INPUT", help="text file, .parquet/.arrow/.feather, or - for stdin")
+    p.add_argument("-o", "--output", metavar="OUT.npy", help="output file (default: INPUT with .npy)")
+    p.add_argument("--tokenizer", metavar="PATH", help="tokenizer.json or vocab.txt: embed tokens, not lines")
+    p.add_argument("--column", metavar="NAME", help="the string column of a table INPUT")
+    p.add_argument(
+        "--nulls",
+        choices=("zero", "error"),
+        default="zero",
+        help="a null in a table column: a zero row (no tokens with --tokenizer), or an error",
+    )
+    p.add_argument("--dtype", choices=("float32", "float64", "float16"), default="float32")
+    p.add_argument("--threads", type=int, metavar="N", help="worker threads (default: all cores)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        metavar="N",
+        help="items per chunk (default: about 4 MB of output)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_config_flags(p)
+    p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser("vocab", help="embed a tokenizer's vocabulary into a (V, dim) table")
+    p.add_argument("tokenizer", metavar="TOKENIZER", help="tokenizer.json or vocab.txt")
+    p.add_argument("-o", "--output", required=True, metavar="TABLE", help="a .npy or .safetensors file")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary line")
+    add_config_flags(p)
+    p.set_defaults(func=cmd_vocab)
+
+    p = sub.add_parser("similarity", help="print the cosine similarity of the embeddings of A and B")
+    p.add_argument("a", metavar="A")
+    p.add_argument("b", metavar="B")
+    add_config_flags(p)
+    p.set_defaults(func=cmd_similarity)
+
+    p = sub.add_parser("info", help="version, default config, SIMD kernel and thread count")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split()) or "unknown error"
+
+
+def _os_message(e: OSError) -> str:
+    if e.filename is not None and e.strerror:
+        return f"{e.filename}: {e.strerror}"
+    return str(e)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit status (argparse's own errors exit 2)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CLIError as e:
+        message = str(e)
+    except OSError as e:
+        if isinstance(e, BrokenPipeError):
+            return 1
+        message = _os_message(e)
+    except (ValueError, TypeError, OverflowError, MemoryError, ImportError) as e:
+        message = str(e)
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted", file=sys.stderr)
+        return 130
+    print(f"{PROG}: error: {_one_line(message)}", file=sys.stderr)
+    return 2

@@ -1,0 +1,104 @@
+"""The progress bar `embed` draws on a terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import IO, Any
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+class Progress:
+    """A one-line progress bar with throughput, redrawn in place with `\\r`.
+
+    Shown only when `enabled` (by default: when `stream` is a terminal); otherwise every method
+    is a no-op, so callers need no conditionals.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        *,
+        label: str = "embedding",
+        unit: str = "rows",
+        stream: IO[str] | None = None,
+        enabled: bool | None = None,
+        min_interval: float = 0.1,
+        clock: Any = time.monotonic,
+    ) -> None:
+        self.total = int(total)
+        self.label = label
+        self.unit = unit
+        self.stream = sys.stderr if stream is None else stream
+        self.enabled = _isatty(self.stream) if enabled is None else bool(enabled)
+        self.min_interval = min_interval
+        self.clock = clock
+        self.done = 0
+        self.start = clock()
+        self._last_draw = float("-inf")
+        self._width = 0
+        self._closed = False
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(final=exc[0] is None)
+
+    def update(self, n: int) -> None:
+        self.done += int(n)
+        if not self.enabled:
+            return
+        now = self.clock()
+        if now - self._last_draw >= self.min_interval:
+            self._draw(now)
+
+    def render(self, now: float | None = None) -> str:
+        """The text of the bar at time `now`."""
+        now = self.clock() if now is None else now
+        elapsed = max(now - self.start, 1e-9)
+        rate = self.done / elapsed
+        fraction = min(self.done / self.total, 1.0) if self.total > 0 else 1.0
+        filled = int(fraction * 24)
+        bar = "#" * filled + "." * (24 - filled)
+        text = (
+            f"{self.label} [{bar}] {100 * fraction:5.1f}% {self.done:,}/{self.total:,} {self.unit} "
+            f"{rate:,.0f} {self.unit}/s"
+        )
+        if self.done >= self.total:
+            text += f" in {_duration(elapsed)}"
+        elif rate > 0:
+            text += f" ETA {_duration((self.total - self.done) / rate)}"
+        return text
+
+    def _draw(self, now: float) -> None:
+        self._last_draw = now
+        text = self.render(now)
+        pad = " " * max(self._width - len(text), 0)
+        self._width = len(text)
+        self.stream.write("\r" + text + pad)
+        self.stream.flush()
+
+    def close(self, final: bool = True) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if not self.enabled:
+            return
+        if final:
+            self._draw(self.clock())
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
