@@ -98,6 +98,8 @@ typedef struct hashembed_config {
     const uint64_t *hash_seeds;
     /** Number of values at hash_seeds; must equal dim when hash_seeds is not NULL. */
     size_t hash_seeds_len;
+    /** 1 to wrap every text in U+0002 ... U+0003 before hashing, 0 (the default) not to. */
+    int32_t boundary_markers;
 } hashembed_config;
 
 /** An embedder: opaque, immutable, safe to share between threads. */

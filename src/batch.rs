@@ -20,6 +20,7 @@ use crate::embedder::Embedder;
 use crate::error::Error;
 use crate::kernel::{self, Kernel};
 use crate::pool;
+use crate::rolling::Marked;
 use crate::rowcopy::{copy_row, fence};
 
 /// A text at least this long is split into blocks of positions across workers.
@@ -131,15 +132,37 @@ fn check_rows(rows: &[usize], texts: usize, capacity: usize) -> Result<(), Error
     Ok(())
 }
 
-/// For each text, the index of the first text equal to it.
-fn first_occurrences(texts: &Texts<'_>) -> Vec<u32> {
+/// Code points (plus a fixed cost per text) hashed between two looks at the stop flag.
+const STOP_CHECK_WORK: usize = 1 << 20;
+
+/// For each text, the index of the first text equal to it. Hashing millions of texts takes a
+/// good fraction of a second, so `stop` is checked along the way.
+fn first_occurrences(texts: &Texts<'_>, stop: &AtomicBool) -> Result<Vec<u32>, Error> {
     let mut seen: HashMap<&[u32], u32, FxBuildHasher> = HashMap::default();
-    (0..texts.len())
-        .map(|i| match seen.entry(texts.get(i)) {
-            Entry::Occupied(e) => *e.get(),
-            Entry::Vacant(e) => *e.insert(i as u32),
-        })
-        .collect()
+    // Empty texts are kept out of the map: in a batch of only empty texts their slices have a
+    // dangling pointer, and comparing them (a zero-length memcmp, which AVX-512 libcs do with
+    // a masked load from that address) costs a microcode assist, ~300 ns, every time.
+    let mut first_empty = None;
+    let mut first = Vec::with_capacity(texts.len());
+    let mut work = 0;
+    for i in 0..texts.len() {
+        let text = texts.get(i);
+        work += 32 + text.len();
+        if work >= STOP_CHECK_WORK {
+            work = 0;
+            if stop.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
+        }
+        first.push(match text {
+            [] => *first_empty.get_or_insert(i as u32),
+            text => match seen.entry(text) {
+                Entry::Occupied(e) => *e.get(),
+                Entry::Vacant(e) => *e.insert(i as u32),
+            },
+        });
+    }
+    Ok(first)
 }
 
 impl Embedder {
@@ -200,10 +223,9 @@ impl Embedder {
             map: rows,
         };
         pool::get(options.threads)?.install(|| {
-            let first = first_occurrences(texts);
+            let first = first_occurrences(texts, stop)?;
             self.embed_unique(texts, &first, &rows, kernel, stop)?;
-            copy_repeats(&first, &rows);
-            Ok(())
+            copy_repeats(&first, &rows, stop)
         })
     }
 
@@ -284,7 +306,7 @@ impl Embedder {
         let most_pieces = 4 * rayon::current_num_threads();
         let mut tasks = Vec::new();
         for &i in long {
-            let len = texts.get(i).len();
+            let len = Marked::new(texts.get(i), p.boundary_markers).len();
             for size in 1..=p.max_ngram {
                 let n = (len + 1).saturating_sub(size);
                 let pieces = (n / SPLIT_WINDOWS).clamp(1, most_pieces);
@@ -317,12 +339,20 @@ struct LongTask {
     pieces: usize,
 }
 
-/// Copies each repeated text's row from its first occurrence's row.
-fn copy_repeats<T: Element>(first: &[u32], rows: &Rows<'_, T>) {
+/// Copies each repeated text's row from its first occurrence's row, checking `stop` between
+/// chunks of rows.
+fn copy_repeats<T: Element>(
+    first: &[u32],
+    rows: &Rows<'_, T>,
+    stop: &AtomicBool,
+) -> Result<(), Error> {
     first
         .par_chunks(1024)
         .enumerate()
-        .for_each(|(chunk, firsts)| {
+        .try_for_each(|(chunk, firsts)| {
+            if stop.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
             for (k, &f) in firsts.iter().enumerate() {
                 let (i, f) = (chunk * 1024 + k, f as usize);
                 if f != i {
@@ -332,7 +362,8 @@ fn copy_repeats<T: Element>(first: &[u32], rows: &Rows<'_, T>) {
                 }
             }
             fence();
-        });
+            Ok(())
+        })
 }
 
 #[cfg(test)]
@@ -421,6 +452,41 @@ mod tests {
                 rows: 4
             })
         );
+    }
+
+    #[test]
+    fn first_occurrences_of_empty_and_repeated_texts() {
+        let never = AtomicBool::new(false);
+        let (chars, offsets) = batch(&[&[], &[], &[]]);
+        assert!(chars.is_empty());
+        let texts = Texts::new(&chars, &offsets).unwrap();
+        assert_eq!(first_occurrences(&texts, &never), Ok(vec![0, 0, 0]));
+        let (chars, offsets) = batch(&[&[7], &[], &[7], &[], &[8]]);
+        let texts = Texts::new(&chars, &offsets).unwrap();
+        assert_eq!(first_occurrences(&texts, &never), Ok(vec![0, 1, 0, 1, 4]));
+    }
+
+    #[test]
+    fn finding_repeats_and_copying_them_stop_when_asked() {
+        // Enough texts that hashing them checks the flag along the way.
+        let words: Vec<[u32; 2]> = (0..100_000u32).map(|i| [i, i % 3]).collect();
+        let refs: Vec<&[u32]> = words.iter().map(|w| &w[..]).collect();
+        let (chars, offsets) = batch(&refs);
+        let texts = Texts::new(&chars, &offsets).unwrap();
+        let stop = AtomicBool::new(true);
+        assert_eq!(first_occurrences(&texts, &stop), Err(Error::Cancelled));
+        let mut out = vec![0f32; 4];
+        let rows = Rows {
+            ptr: out.as_mut_ptr(),
+            dim: 1,
+            map: None,
+        };
+        assert_eq!(
+            copy_repeats(&[0, 0, 0, 0], &rows, &stop),
+            Err(Error::Cancelled)
+        );
+        let go = AtomicBool::new(false);
+        assert_eq!(copy_repeats(&[0, 1, 0, 1], &rows, &go), Ok(()));
     }
 
     #[test]

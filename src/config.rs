@@ -51,6 +51,9 @@ pub struct Config {
     pub base: u64,
     pub hash_modulus: u64,
     pub buckets: u64,
+    /// Wrap every text in U+0002 ... U+0003 before hashing, so n-grams at a word's start and
+    /// end differ from the same characters inside it. Off by default (the spec's function).
+    pub boundary_markers: bool,
 }
 
 impl Default for Config {
@@ -63,6 +66,7 @@ impl Default for Config {
             base: 31,
             hash_modulus: 1_000_000_007,
             buckets: 1_000_000_007,
+            boundary_markers: false,
         }
     }
 }
@@ -78,6 +82,7 @@ pub struct Params {
     pub base: u32,
     pub hash_modulus: u32,
     pub buckets: u32,
+    pub boundary_markers: bool,
 }
 
 impl Params {
@@ -138,6 +143,7 @@ impl Config {
             base: self.base as u32,
             hash_modulus: m as u32,
             buckets: b as u32,
+            boundary_markers: self.boundary_markers,
         })
     }
 }

@@ -9,7 +9,7 @@ use crate::element::Element;
 use crate::error::Error;
 use crate::kernel::Kernel;
 use crate::modarith::shoup_quotient;
-use crate::rolling::Windows;
+use crate::rolling::{Marked, Windows};
 
 /// Window hashes computed at a time; a text with no more windows is hashed once per part.
 const WINDOW_CHUNK: usize = 256;
@@ -85,7 +85,12 @@ impl<'a> Tables<'a> {
     ) -> Result<(), Error> {
         debug_assert_eq!(out.len(), span.len());
         let p = self.params;
-        let windows = Windows::new(text, size, p.base, p.hash_modulus);
+        let windows = Windows::new(
+            Marked::new(text, p.boundary_markers),
+            size,
+            p.base,
+            p.hash_modulus,
+        );
         let n = windows.count();
         let mut hashes = [0u32; WINDOW_CHUNK];
         let few = n <= WINDOW_CHUNK;
@@ -125,7 +130,8 @@ impl<'a> Tables<'a> {
         stop: &AtomicBool,
     ) -> Result<(), Error> {
         let p = self.params;
-        let mut w = Windows::new(text, size, p.base, p.hash_modulus).range(windows);
+        let marked = Marked::new(text, p.boundary_markers);
+        let mut w = Windows::new(marked, size, p.base, p.hash_modulus).range(windows);
         let (seeds, quots) = (&self.seeds[span.clone()], &self.quots[span]);
         let mut hashes = [0u32; WINDOW_CHUNK];
         loop {

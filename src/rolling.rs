@@ -34,10 +34,50 @@ fn add_mod(a: u32, b: u32, m: u32) -> u32 {
     }
 }
 
+/// The code point that opens a text when boundary markers are on (U+0002, START OF TEXT).
+pub const START_MARKER: u32 = 0x02;
+/// The code point that closes a text when boundary markers are on (U+0003, END OF TEXT).
+pub const END_MARKER: u32 = 0x03;
+
+/// A text as the hash sees it: its code points, wrapped in the boundary markers if asked.
+/// Reading through this view adds the markers without copying the text.
+#[derive(Debug, Clone, Copy)]
+pub struct Marked<'t> {
+    body: &'t [u32],
+    markers: bool,
+}
+
+impl<'t> Marked<'t> {
+    pub fn new(body: &'t [u32], markers: bool) -> Self {
+        Marked { body, markers }
+    }
+
+    pub fn len(&self) -> usize {
+        self.body.len() + 2 * usize::from(self.markers)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline(always)]
+    fn at(&self, k: usize) -> u32 {
+        if !self.markers {
+            self.body[k]
+        } else if k == 0 {
+            START_MARKER
+        } else if k > self.body.len() {
+            END_MARKER
+        } else {
+            self.body[k - 1]
+        }
+    }
+}
+
 /// Hashes of the windows of one size over one text, produced in order, in chunks.
 #[derive(Debug, Clone)]
 pub struct Windows<'t> {
-    text: &'t [u32],
+    text: Marked<'t>,
     size: usize,
     m: u32,
     p: MulConst,
@@ -52,7 +92,7 @@ pub struct Windows<'t> {
 }
 
 impl<'t> Windows<'t> {
-    pub fn new(text: &'t [u32], size: usize, base: u32, m: u32) -> Self {
+    pub fn new(text: Marked<'t>, size: usize, base: u32, m: u32) -> Self {
         let p = MulConst::new(base % m, m);
         let lead = (1..size).fold(1 % m, |acc, _| p.mul_mod(acc, m));
         let mut w = Windows {
@@ -92,13 +132,14 @@ impl<'t> Windows<'t> {
         let todo = (self.end - self.next).min(buf.len());
         for slot in &mut buf[..todo] {
             let j = self.next;
+            let text = self.text;
             self.hash = if !self.primed {
                 self.primed = true;
-                horner_with(&self.text[j..j + size], p, m)
+                (j..j + size).fold(0, |h, k| add_mod(p.mul_mod(h, m), reduce(text.at(k), m), m))
             } else {
-                let out = lead.mul_mod(reduce(self.text[j - 1], m), m);
+                let out = lead.mul_mod(reduce(text.at(j - 1), m), m);
                 let h = add_mod(self.hash, m - out, m);
-                add_mod(p.mul_mod(h, m), reduce(self.text[j + size - 1], m), m)
+                add_mod(p.mul_mod(h, m), reduce(text.at(j + size - 1), m), m)
             };
             *slot = self.hash;
             self.next += 1;
@@ -134,7 +175,7 @@ mod tests {
             (1, 2),
         ] {
             for size in 1..=8 {
-                let mut w = Windows::new(text, size, base, m);
+                let mut w = Windows::new(Marked::new(text, false), size, base, m);
                 let mut buf = [0u32; 5];
                 let mut j = 0;
                 loop {
@@ -153,9 +194,22 @@ mod tests {
     }
 
     #[test]
+    fn markers_hash_as_if_the_text_were_wrapped() {
+        let t = cps("ab");
+        let wrapped = cps("\u{2}ab\u{3}");
+        for size in 1..=4 {
+            let mut marked = Windows::new(Marked::new(&t, true), size, 31, 1_000_000_007);
+            let mut plain = Windows::new(Marked::new(&wrapped, false), size, 31, 1_000_000_007);
+            let (mut a, mut b) = ([0u32; 8], [0u32; 8]);
+            assert_eq!(marked.fill(&mut a), plain.fill(&mut b));
+            assert_eq!(a, b);
+        }
+    }
+
+    #[test]
     fn a_range_starts_anywhere() {
         let t = cps("rolling from the middle of a text");
-        let all = Windows::new(&t, 3, 31, 1_000_000_007);
+        let all = Windows::new(Marked::new(&t, false), 3, 31, 1_000_000_007);
         let mut w = all.range(5..9);
         let mut buf = [0u32; 8];
         assert_eq!(w.fill(&mut buf), 4);
@@ -168,7 +222,17 @@ mod tests {
     #[test]
     fn short_text_has_no_windows() {
         let t = cps("ab");
-        assert_eq!(Windows::new(&t, 3, 31, 1_000_000_007).count(), 0);
-        assert_eq!(Windows::new(&[], 1, 31, 1_000_000_007).count(), 0);
+        assert_eq!(
+            Windows::new(Marked::new(&t, false), 3, 31, 1_000_000_007).count(),
+            0
+        );
+        assert_eq!(
+            Windows::new(Marked::new(&[], false), 1, 31, 1_000_000_007).count(),
+            0
+        );
+        assert_eq!(
+            Windows::new(Marked::new(&[], true), 2, 31, 1_000_000_007).count(),
+            1
+        );
     }
 }

@@ -23,6 +23,7 @@ fn config(c: &Value) -> (Config, Option<Vec<u64>>) {
         base: n("base"),
         hash_modulus: n("hash_modulus"),
         buckets: n("buckets"),
+        boundary_markers: c["boundary_markers"].as_bool().unwrap_or(false),
     };
     let seeds = c["hash_seeds"]
         .as_array()

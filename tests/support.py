@@ -21,7 +21,17 @@ from hashembed import reference as ref
 
 GOLDEN_PATH = Path(__file__).resolve().parent / "golden" / "vectors.json"
 GOLDEN_FORMAT = "hashembed-golden-v1"
-CONFIG_KEYS = ("dim", "max_ngram", "layout", "seed", "base", "hash_modulus", "buckets", "hash_seeds")
+CONFIG_KEYS = (
+    "dim",
+    "max_ngram",
+    "layout",
+    "seed",
+    "base",
+    "hash_modulus",
+    "buckets",
+    "hash_seeds",
+    "boundary_markers",
+)
 M31 = 2**31 - 1
 DEFAULTS: dict[str, Any] = {
     "dim": 768,
@@ -32,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "hash_modulus": 1_000_000_007,
     "buckets": 1_000_000_007,
     "hash_seeds": None,
+    "boundary_markers": False,
 }
 
 _BITS = {np.dtype(np.float16): np.uint16, np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
@@ -117,13 +128,17 @@ def exact_embed(
     values = np.zeros(cfg["dim"], dtype=np.float64)
     for size in range(1, cfg["max_ngram"] + 1):
         if periodic is not None:
+            assert not cfg["boundary_markers"], "periodic texts are counted without markers"
             pattern, length = periodic
             counts = periodic_hash_counts(
                 [ord(c) for c in pattern], length, size, cfg["base"], cfg["hash_modulus"]
             )
         else:
             assert text is not None
-            counts = window_hash_counts([ord(c) for c in text], size, cfg["base"], cfg["hash_modulus"])
+            chars = [ord(c) for c in text]
+            if cfg["boundary_markers"]:
+                chars = [ref.START_MARKER, *chars, ref.END_MARKER]
+            counts = window_hash_counts(chars, size, cfg["base"], cfg["hash_modulus"])
         n = sum(counts.values())
         if n == 0:
             continue

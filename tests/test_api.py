@@ -96,6 +96,7 @@ CONFIGS = [
     {"dim": 12, "hash_seeds": SEEDS_12, "buckets": 97},
     {"dim": 12, "hash_seeds": np.array(SEEDS_12, dtype=np.uint32), "buckets": 97, "seed": 7},
     {"dim": 5, "max_ngram": 1, "seed": 2**64 - 1, "buckets": 3, "hash_modulus": 2, "base": 1},
+    {"dim": 24, "boundary_markers": True},
 ]
 CONFIG_IDS = [f"config{i}" for i in range(len(CONFIGS))]
 
@@ -113,6 +114,7 @@ def test_config_round_trip(kwargs):
         "hash_modulus",
         "buckets",
         "hash_seeds",
+        "boundary_markers",
     ]
     json.dumps(cfg)  # plain Python values only
     again = HashEmbedder(**cfg)
@@ -579,3 +581,26 @@ def test_every_kernel_gives_identical_output(config, restore_kernel):
     for k, arrays in results.items():
         for got, want in zip(arrays, results["scalar"]):
             assert_same_bits(got, want, f"kernel {k}")
+
+
+@pytest.mark.parametrize("name", ["default", "unicode", "robust", "fuzzy", "compact"])
+def test_presets_are_plain_configs_that_match_the_reference(name):
+    e = HashEmbedder.preset(name)
+    assert HashEmbedder(**e.config()) == e
+    for word in ["", "x", "colour", "naïve"]:
+        assert_same_bits(e.embed(word), ref.embed(word, **e.config()))
+    assert HashEmbedder.preset(name, dim=32).dim == 32
+
+
+def test_boundary_markers_change_output_only_when_asked():
+    plain, marked = HashEmbedder(48), HashEmbedder(48, boundary_markers=True)
+    assert plain != marked
+    assert not plain.embed("").any() and marked.embed("").any()
+    assert_same_bits(marked.embed("ab"), ref.embed([2, 97, 98, 3], dim=48))
+
+
+def test_unknown_preset_and_non_bool_markers_are_refused():
+    with pytest.raises(ValueError, match="preset='nope'"):
+        HashEmbedder.preset("nope")
+    with pytest.raises(TypeError, match="boundary_markers must be a bool, not int"):
+        HashEmbedder(boundary_markers=1)

@@ -105,6 +105,10 @@ def _code_points(text: object) -> list[int]:
     raise TypeError(f"text must be a str or a sequence of ints, got {type(text).__name__}")
 
 
+START_MARKER = 0x02
+END_MARKER = 0x03
+
+
 def embed(
     text: str | Sequence[int],
     *,
@@ -116,15 +120,22 @@ def embed(
     hash_modulus: int = 1_000_000_007,
     buckets: int = 1_000_000_007,
     hash_seeds: Sequence[int] | None = None,
+    boundary_markers: bool = False,
     dtype: str = "float32",
 ) -> np.ndarray:
     """The embedding of ``text``: a vector of ``dim`` values in [-1, 1].
 
     ``text`` is a str (its code points, lone surrogates included), UTF-8 bytes, or a sequence
-    of code points. ``dtype`` is "float32" (the function's defined output), "float64" (the
-    double before rounding) or "float16" (rounded from that double).
+    of code points. With ``boundary_markers`` the code points are wrapped in U+0002 ... U+0003
+    before hashing, as if they were part of the text. ``dtype`` is "float32" (the function's
+    defined output), "float64" (the double before rounding) or "float16" (rounded from that
+    double).
     """
     chars = _code_points(text)
+    if not isinstance(boundary_markers, (bool, np.bool_)):
+        raise TypeError(f"boundary_markers must be a bool, got {type(boundary_markers).__name__}")
+    if boundary_markers:
+        chars = [START_MARKER, *chars, END_MARKER]
     bounds = layout_bounds(dim, max_ngram, layout)
     dim, n_max = bounds[-1], len(bounds) - 1
     base = _int("base", base, 1, _LIMIT31 - 1, "1 <= base < 2**31")

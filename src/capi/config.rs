@@ -44,6 +44,7 @@ pub struct hashembed_config {
     pub buckets: u64,
     pub hash_seeds: *const u64,
     pub hash_seeds_len: usize,
+    pub boundary_markers: i32,
 }
 
 impl Default for hashembed_config {
@@ -61,6 +62,7 @@ impl Default for hashembed_config {
             buckets: c.buckets,
             hash_seeds: core::ptr::null(),
             hash_seeds_len: 0,
+            boundary_markers: i32::from(c.boundary_markers),
         }
     }
 }
@@ -111,7 +113,17 @@ impl hashembed_config {
                 )))
             }
         };
+        let boundary_markers = match self.boundary_markers {
+            0 => false,
+            1 => true,
+            other => {
+                return Err(invalid(format!(
+                    "boundary_markers={other} is out of range: expected 0 or 1"
+                )))
+            }
+        };
         let config = Config {
+            boundary_markers,
             dim: self.dim,
             max_ngram: self.max_ngram,
             layout,

@@ -43,6 +43,7 @@ fn config(f: impl FnOnce(&mut hashembed_config)) -> hashembed_config {
         buckets: 0,
         hash_seeds: null(),
         hash_seeds_len: 0,
+        boundary_markers: -1,
     };
     // SAFETY: a valid pointer.
     assert_eq!(unsafe { hashembed_config_default(&mut c) }, Status::Ok);
@@ -577,6 +578,7 @@ fn config_layout_matches_a_c_compiler() {
         buckets: _,
         hash_seeds: _,
         hash_seeds_len: _,
+        boundary_markers: _,
     } = config(|_| {});
     let offsets = [
         ("dim", offset_of!(hashembed_config, dim)),
@@ -595,6 +597,10 @@ fn config_layout_matches_a_c_compiler() {
         (
             "hash_seeds_len",
             offset_of!(hashembed_config, hash_seeds_len),
+        ),
+        (
+            "boundary_markers",
+            offset_of!(hashembed_config, boundary_markers),
         ),
     ];
     let mut c = String::from("#include <stddef.h>\n#include \"hashembed.h\"\n");

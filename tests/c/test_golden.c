@@ -358,15 +358,16 @@ static void need_keys(const jval *obj, const char *const *keys, size_t n, const 
 
 static void read_case(const jval *c, golden_case *g) {
     static const char *const case_keys[] = {"name", "config", "input", "bits"};
-    static const char *const config_keys[] = {"dim",  "max_ngram",    "layout",  "seed",
-                                              "base", "hash_modulus", "buckets", "hash_seeds"};
+    static const char *const config_keys[] = {"dim",     "max_ngram",  "layout",
+                                              "seed",    "base",       "hash_modulus",
+                                              "buckets", "hash_seeds", "boundary_markers"};
     const jval *name = jget(c, "name");
     if (!name || name->type != J_STR) die("a case without a name", NULL);
     memset(g, 0, sizeof *g);
     g->name = name->str;
     need_keys(c, case_keys, 4, "a case needs exactly name, config, input, bits", g->name);
     const jval *cf = jget(c, "config");
-    need_keys(cf, config_keys, 8, "config needs exactly its eight keys", g->name);
+    need_keys(cf, config_keys, 9, "config needs exactly its nine keys", g->name);
     if (hashembed_config_default(&g->cfg) != HASHEMBED_OK) die("config_default failed", g->name);
     g->cfg.dim = need_int(jget(cf, "dim"), UINT64_MAX, "bad dim", g->name);
     g->cfg.max_ngram = need_int(jget(cf, "max_ngram"), UINT64_MAX, "bad max_ngram", g->name);
@@ -374,6 +375,9 @@ static void read_case(const jval *c, golden_case *g) {
     g->cfg.base = need_int(jget(cf, "base"), UINT64_MAX, "bad base", g->name);
     g->cfg.hash_modulus = need_int(jget(cf, "hash_modulus"), UINT64_MAX, "bad hash_modulus", g->name);
     g->cfg.buckets = need_int(jget(cf, "buckets"), UINT64_MAX, "bad buckets", g->name);
+    const jval *markers = jget(cf, "boundary_markers");
+    if (markers->type != J_BOOL) die("boundary_markers is not true or false", g->name);
+    g->cfg.boundary_markers = (int32_t)markers->num;
     const jval *layout = jget(cf, "layout");
     if (layout->type == J_STR && strcmp(layout->str, "proportional") == 0) {
         g->cfg.layout = HASHEMBED_LAYOUT_PROPORTIONAL;
@@ -484,7 +488,8 @@ static void check_case(const golden_case *g) {
     k = diff_f64(d, g->bits, dim);
     CHECK(st == HASHEMBED_OK && k < 0, "%s: utf32 f64 status %d, first wrong position %ld", nm, (int)st, k);
 
-    /* A batch of the text, the empty text and the text again, on all cores and on 2. */
+    /* A batch of the text, the empty text (all zeros unless markers wrap it) and the text
+     * again, on all cores and on 2. */
     uint32_t *chars = xmalloc(2 * g->input_len * sizeof *chars + 1);
     memcpy(chars, g->input, g->input_len * sizeof *chars);
     memcpy(chars + g->input_len, g->input, g->input_len * sizeof *chars);
@@ -495,7 +500,7 @@ static void check_case(const golden_case *g) {
         memset(rows, 0xFF, 3 * dim * sizeof *rows);
         st = hashembed_embed_utf32_batch(e, chars, 2 * g->input_len, offs, 3, rows, 3 * dim, threads);
         CHECK(st == HASHEMBED_OK && diff_f32(rows, g->bits, dim) < 0 &&
-                  nonzero_f32(rows + dim, dim) < 0 && diff_f32(rows + 2 * dim, g->bits, dim) < 0,
+                  (g->cfg.boundary_markers || nonzero_f32(rows + dim, dim) < 0) && diff_f32(rows + 2 * dim, g->bits, dim) < 0,
               "%s: utf32 batch (threads=%zu) status %d", nm, threads, (int)st);
     }
     st = hashembed_embed_utf32_batch_f64(e, chars, 2 * g->input_len, offs, 3, rows64, 3 * dim, 0);
@@ -522,7 +527,7 @@ static void check_case(const golden_case *g) {
         memset(rows, 0xFF, 3 * dim * sizeof *rows);
         st = hashembed_embed_utf8_batch(e, bytes, 2 * len, boffs, 3, rows, 3 * dim, 0);
         CHECK(st == HASHEMBED_OK && diff_f32(rows, g->bits, dim) < 0 &&
-                  nonzero_f32(rows + dim, dim) < 0 && diff_f32(rows + 2 * dim, g->bits, dim) < 0,
+                  (g->cfg.boundary_markers || nonzero_f32(rows + dim, dim) < 0) && diff_f32(rows + 2 * dim, g->bits, dim) < 0,
               "%s: utf8 batch status %d", nm, (int)st);
         st = hashembed_embed_utf8_batch_f64(e, bytes, 2 * len, boffs, 3, rows64, 3 * dim, 1);
         CHECK(st == HASHEMBED_OK && diff_f64(rows64, g->bits, dim) < 0 &&

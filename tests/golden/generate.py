@@ -35,6 +35,7 @@ DEFAULTS = {
     "hash_modulus": 1_000_000_007,
     "buckets": 1_000_000_007,
     "hash_seeds": None,
+    "boundary_markers": False,
 }
 M31 = 2**31 - 1
 PANGRAM = "The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. "
@@ -97,6 +98,11 @@ def _cases() -> list[tuple[str, str | list[int], dict]]:
         ("buckets-4-centre-tie", SAMPLE, {"dim": 32, "buckets": 4}),
         ("buckets-max", SAMPLE, {"dim": 32, "buckets": M31}),
         ("hash-modulus-2", SAMPLE, {"dim": 32, "hash_modulus": 2}),
+        # Boundary markers: the text wrapped in U+0002 ... U+0003.
+        ("markers-empty", "", {"dim": 48, "boundary_markers": True}),
+        ("markers-hello-default", "hello", {"boundary_markers": True}),
+        ("markers-one-char-max8", "x", {"dim": 64, "max_ngram": 8, "boundary_markers": True}),
+        ("markers-long-720", (PANGRAM * 9)[:720], {"dim": 40, "boundary_markers": True}),
         ("hash-modulus-97", "\u00e9t\u00e9 \U0001f600", {"dim": 32, "hash_modulus": 97}),
         ("hash-modulus-max", SAMPLE, {"dim": 32, "hash_modulus": M31}),
         ("base-1", SAMPLE, {"dim": 32, "base": 1}),
