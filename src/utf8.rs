@@ -4,10 +4,17 @@
 use crate::error::Error;
 
 /// Decodes text `i = bytes[offsets[i]..offsets[i + 1]]` for every `i`; returns the code
-/// points and their `len + 1` offsets. Invalid UTF-8 is an error naming the text and byte.
+/// points and their `len + 1` offsets. Invalid UTF-8 is an error naming the text and byte;
+/// a buffer too large to allocate is [`Error::TooLarge`].
 pub fn decode_rows(bytes: &[u8], offsets: &[u64]) -> Result<(Vec<u32>, Vec<usize>), Error> {
-    let mut chars = Vec::with_capacity(bytes.len());
-    let mut out = Vec::with_capacity(offsets.len());
+    // Refused rather than aborting the process when the code points cannot be allocated.
+    let mut chars = Vec::new();
+    chars
+        .try_reserve_exact(bytes.len())
+        .map_err(|_| Error::TooLarge)?;
+    let mut out = Vec::new();
+    out.try_reserve_exact(offsets.len().max(1))
+        .map_err(|_| Error::TooLarge)?;
     out.push(0);
     for (i, w) in offsets.windows(2).enumerate() {
         let (a, b) = (w[0] as usize, w[1] as usize);

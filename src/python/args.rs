@@ -33,6 +33,20 @@ pub fn int_arg(obj: &Bound<'_, PyAny>, name: &str, range: &str) -> PyResult<u64>
     })
 }
 
+/// A yes/no parameter: a bool (NumPy's included), nothing else.
+pub fn flag(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<bool> {
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Ok(b.is_true());
+    }
+    if type_name(obj) == "bool" {
+        return obj.is_truthy();
+    }
+    Err(PyTypeError::new_err(format!(
+        "{name} must be a bool, not {}",
+        type_name(obj)
+    )))
+}
+
 /// A numeric constructor parameter.
 pub fn param(obj: &Bound<'_, PyAny>, name: &'static str) -> PyResult<u64> {
     int_arg(obj, name, range_text(name))

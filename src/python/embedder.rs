@@ -28,6 +28,7 @@ impl PyEmbedder {
     #[new]
     #[pyo3(signature = (
         dim, *, max_ngram, layout, seed, base, hash_modulus, buckets, hash_seeds,
+        boundary_markers,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -39,6 +40,7 @@ impl PyEmbedder {
         hash_modulus: &Bound<'_, PyAny>,
         buckets: &Bound<'_, PyAny>,
         hash_seeds: &Bound<'_, PyAny>,
+        boundary_markers: &Bound<'_, PyAny>,
     ) -> PyResult<Self> {
         let max_ngram = args::param(max_ngram, "max_ngram")?;
         if !(1..=MAX_NGRAM as u64).contains(&max_ngram) {
@@ -55,6 +57,7 @@ impl PyEmbedder {
             base: args::param(base, "base")?,
             hash_modulus: args::param(hash_modulus, "hash_modulus")?,
             buckets: args::param(buckets, "buckets")?,
+            boundary_markers: args::flag(boundary_markers, "boundary_markers")?,
         };
         let inner = if hash_seeds.is_none() {
             Embedder::new(&config)
@@ -106,6 +109,12 @@ impl PyEmbedder {
     #[getter]
     fn hash_seeds<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u32>> {
         PyArray1::from_slice(py, self.inner.hash_seeds())
+    }
+
+    /// Whether texts are wrapped in U+0002 ... U+0003 before hashing.
+    #[getter]
+    fn boundary_markers(&self) -> bool {
+        self.inner.params().boundary_markers
     }
 
     /// Whether the seeds were given explicitly rather than derived from `seed`.
@@ -185,6 +194,7 @@ impl PyEmbedder {
         let bytes = bytes
             .as_slice()
             .ok_or_else(|| PyValueError::new_err("data is not contiguous"))?;
+        texts::check_fits(bytes.len())?;
         let (chars, offsets) = py.detach(|| decode_rows(bytes, &offs)).map_err(to_py)?;
         let batch = Texts::new(&chars, &offsets).map_err(to_py)?;
         write_rows(
@@ -264,7 +274,7 @@ fn write_rows(
     } else if let Ok(a) = out.cast::<PyArray2<f64>>() {
         fill(py, embedder, batch, a, threads, rows)
     } else if let Ok(a) = out.cast::<PyArray2<half::f16>>() {
-        let mut rw = a.try_readwrite().map_err(|_| read_only())?;
+        let mut rw = a.try_readwrite().map_err(not_writable)?;
         let slice = slice_of(&mut rw)?;
         // SAFETY: `F16` and `half::f16` are both `repr(transparent)` over the u16 bits of an
         // IEEE binary16, so the slice may be viewed as either.
@@ -288,8 +298,17 @@ fn slice_of<'a, T: numpy::Element>(
         .map_err(|_| PyValueError::new_err("out is not aligned for its dtype"))
 }
 
-fn read_only() -> PyErr {
-    PyValueError::new_err("out is read-only")
+/// Why `out` cannot be written: read-only, or already borrowed by Rust code, which happens
+/// when it shares memory with another argument of the call (data, offsets or rows) or is being
+/// filled by a call running in another thread.
+fn not_writable(e: numpy::BorrowError) -> PyErr {
+    match e {
+        numpy::BorrowError::NotWriteable => PyValueError::new_err("out is read-only"),
+        _ => PyValueError::new_err(
+            "out is in use: it shares memory with another argument, or another thread is \
+             writing into it",
+        ),
+    }
 }
 
 fn fill<T: Element + numpy::Element>(
@@ -303,6 +322,6 @@ fn fill<T: Element + numpy::Element>(
     // The borrow guard keeps other Rust code from taking the array while we write it; the
     // GIL is released inside, as NumPy's own ufuncs do, so the caller must not mutate `out`
     // from another thread meanwhile.
-    let mut rw = arr.try_readwrite().map_err(|_| read_only())?;
+    let mut rw = arr.try_readwrite().map_err(not_writable)?;
     run::embed_batch(py, embedder, batch, slice_of(&mut rw)?, threads, rows)
 }

@@ -22,6 +22,15 @@ fn to_py(e: Error) -> PyErr {
     }
 }
 
+/// Bytes of memory available to new allocations (Linux's MemAvailable), if known. Large
+/// input buffers are checked against it, as `hashembed._embedder.allocate` checks outputs.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb.saturating_mul(1024))
+}
+
 /// Forces the projection kernel for the whole process: "auto", "scalar", "avx2" or "avx512".
 #[pyfunction]
 fn set_kernel(name: &str) -> PyResult<()> {
