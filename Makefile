@@ -36,6 +36,7 @@ demo: build ## embed a bundled sample of real text and print shape, throughput, 
 .PHONY: lint
 lint: venv ## rustfmt, clippy (warnings are errors), ruff
 	cargo fmt --all -- --check
+	cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 	cargo clippy --all-targets --features python -- -D warnings
 	$(VENV)/bin/ruff check python tests benches examples eval
 	$(VENV)/bin/ruff format --check python tests benches examples eval
@@ -77,7 +78,17 @@ wheel-check: build ## install the wheel with plain pip into a fresh virtualenv a
 		assert v.shape == (768,) and v.dtype.name == 'float32'; print('wheel ok:', hashembed.__version__)"
 
 .PHONY: test
-test: lint test-rust test-nostd test-c test-python wheel-check ## every check: lint, cargo test, no_std, C, pytest, wheel
+test: lint test-rust test-nostd test-c test-python wheel-check fuzz-smoke ## every check: lint, cargo test, no_std, C, pytest, wheel, fuzz smoke
+
+# cargo-fuzz is installed by fuzz/run.sh on first use; RUSTC_BOOTSTRAP lets the stable
+# toolchain take its flags. The smoke run skips AddressSanitizer to keep `make test` short.
+.PHONY: fuzz
+fuzz: ## run every cargo-fuzz target for FUZZ_SECONDS (default 600) with AddressSanitizer
+	fuzz/run.sh $(or $(FUZZ_SECONDS),600)
+
+.PHONY: fuzz-smoke
+fuzz-smoke: ## a 15-second run of every fuzz target
+	FUZZ_SANITIZER=none fuzz/run.sh 15
 
 .PHONY: bench
 bench: build ## criterion benchmarks and the side-by-side comparison (the tables in BENCHMARKS.md)

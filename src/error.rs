@@ -43,7 +43,8 @@ pub enum Error {
     Utf8 { index: usize, byte: usize },
     /// Batch offsets that are not non-decreasing or run past the text buffer.
     Offsets { index: usize },
-    /// A batch or table whose output size overflows the address space.
+    /// A batch or table whose output size overflows the address space, or a buffer that
+    /// cannot be allocated.
     TooLarge,
     /// A kernel name that is not one of auto, scalar, avx2, avx512.
     UnknownKernel,
@@ -113,7 +114,7 @@ impl fmt::Display for Error {
             ),
             Error::TooLarge => write!(
                 f,
-                "the output would not fit in this machine's address space"
+                "the batch or its output would not fit in this machine's memory or address space"
             ),
             Error::UnknownKernel => {
                 write!(f, "unknown kernel: expected auto, scalar, avx2 or avx512")

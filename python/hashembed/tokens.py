@@ -61,6 +61,8 @@ def _token_rows(batch: Any) -> list[Sequence[Any]]:
         return batch.tolist()
     if not isinstance(batch, Iterable):
         raise TypeError(f"batch must be a sequence of token sequences, not {type(batch).__name__}")
+    if isinstance(batch, (set, frozenset)):
+        raise _embedder.unordered("batch", batch)
     rows: list[Sequence[Any]] = []
     for b, row in enumerate(batch):
         if isinstance(row, (list, tuple)):
@@ -70,6 +72,8 @@ def _token_rows(batch: Any) -> list[Sequence[Any]]:
                 f"batch[{b}] is a {type(row).__name__}, not a sequence of tokens "
                 "(for one sequence, pass [tokens])"
             )
+        elif isinstance(row, (set, frozenset)):
+            raise _embedder.unordered(f"batch[{b}]", row)
         elif isinstance(row, np.ndarray):
             if row.ndim != 1:
                 raise ValueError(f"batch[{b}] must be one-dimensional, got an array of shape {row.shape}")
@@ -79,6 +83,18 @@ def _token_rows(batch: Any) -> list[Sequence[Any]]:
         else:
             raise TypeError(f"batch[{b}] must be a sequence of str tokens, not {type(row).__name__}")
     return rows
+
+
+def _check_size(embedder: HashEmbedder, batch: int, seq: int, out: Any, dtype: Any) -> None:
+    """Refuses an output that cannot fit in memory, or an `out` of the wrong shape, before the
+    (batch, seq) mask and positions are built: a huge `pad_to_multiple_of` would otherwise
+    fill the memory with them before the output's own check."""
+    dt = _embedder._dtype(dtype)
+    shape = (batch, seq, embedder.dim)
+    if out is None:
+        _embedder.check_fits(shape, dt, extra=batch * seq + 8 * seq)
+    else:
+        _check_out(out, shape, dt)
 
 
 def _check_out(out: Any, shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
@@ -149,6 +165,7 @@ def embed_tokens(
     rows = _token_rows(batch)
     full = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
     seq = _seq_len(int(full.max(initial=0)), max_length, pad_to_multiple_of)
+    _check_size(embedder, len(rows), seq, out, dtype)
     lens = full if max_length is None else np.minimum(full, max_length)
     if max_length is not None and (lens < full).any():
         rows = [r[:max_length] for r in rows]
@@ -216,6 +233,7 @@ def embed_encodings(
     longest = max(lens, default=0)
     width = longest if max_length is None else min(longest, max_length)  # before rounding up
     seq = _seq_len(longest, max_length, pad_to_multiple_of)
+    _check_size(embedder, len(encs), seq, out, dtype)
     mask = np.zeros((len(encs), seq), dtype=bool)
     keep = np.zeros((len(encs), seq), dtype=bool)
     for b, e in enumerate(encs):
