@@ -25,6 +25,9 @@ use crate::rowcopy::{copy_row, fence};
 
 /// A text at least this long is split into blocks of positions across workers.
 pub const LONG_TEXT: usize = 4096;
+/// A batch with less work than this (code points, plus one per text, times `dim`) runs on
+/// the calling thread: handing it to the pool would cost more than it saves.
+const SERIAL_WORK: usize = 1 << 16;
 /// A text with more windows than this is also split into ranges of windows.
 const SPLIT_WINDOWS: usize = 1 << 16;
 
@@ -222,11 +225,38 @@ impl Embedder {
             dim,
             map: rows,
         };
+        if (texts.total_chars() + texts.len()).saturating_mul(dim) < SERIAL_WORK {
+            return self.embed_serial(texts, &rows, kernel);
+        }
         pool::get(options.threads)?.install(|| {
             let first = first_occurrences(texts, stop)?;
             self.embed_unique(texts, &first, &rows, kernel, stop)?;
             copy_repeats(&first, &rows, stop)
         })
+    }
+
+    /// A batch too small to be worth handing to the pool, embedded on this thread.
+    fn embed_serial<T: Element>(
+        &self,
+        texts: &Texts<'_>,
+        rows: &Rows<'_, T>,
+        kernel: Kernel,
+    ) -> Result<(), Error> {
+        let first = first_occurrences(texts, &AtomicBool::new(false))?;
+        for (i, &f) in first.iter().enumerate() {
+            let f = f as usize;
+            // SAFETY: one thread; row `i` is written once, and a repeat's first occurrence
+            // `f < i` is complete and distinct from it.
+            unsafe {
+                if f == i {
+                    self.tables()
+                        .embed_into(kernel, texts.get(i), rows.row(i))?;
+                } else {
+                    rows.row(i).copy_from_slice(rows.row_ref(f));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Computes the row of every text that is its own first occurrence.
