@@ -73,10 +73,16 @@ def allocate(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return np.empty(shape, dtype=dtype)
 
 
+# Reading /proc/meminfo costs more than a small batch; smaller outputs always fit.
+_CHECK_ABOVE = 1 << 28
+
+
 def check_fits(shape: tuple[int, ...], dtype: np.dtype, extra: int = 0) -> None:
     """MemoryError if an array of `shape` and `dtype` (plus `extra` bytes of working memory)
     would not fit in the memory available."""
     nbytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize + extra
+    if nbytes < _CHECK_ABOVE:
+        return
     available = _available_memory()
     if available is not None and nbytes > available:
         raise MemoryError(
