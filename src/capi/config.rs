@@ -1,6 +1,6 @@
 //! `hashembed_config`, and making and freeing embedders from it.
 
-use super::status::{guard, input, Failure, Result, Status};
+use super::status::{check_one, guard, input, Failure, Result, Status};
 use crate::config::{Config, Layout, MAX_NGRAM};
 use crate::embedder::Embedder;
 
@@ -152,15 +152,7 @@ pub struct hashembed_embedder {
 /// # Safety
 /// `e` must be NULL or a pointer from `hashembed_new` that has not been freed.
 pub unsafe fn embedder_ref<'a>(e: *const hashembed_embedder) -> Result<&'a Embedder> {
-    if e.is_null() {
-        return Err(Failure::new(Status::NullPointer, "embedder is NULL"));
-    }
-    if !e.is_aligned() {
-        return Err(Failure::new(
-            Status::InvalidArgument,
-            "embedder is misaligned",
-        ));
-    }
+    check_one(e, "embedder")?;
     // SAFETY: the caller's contract.
     Ok(unsafe { &(*e).inner })
 }
@@ -173,15 +165,7 @@ pub unsafe fn embedder_ref<'a>(e: *const hashembed_embedder) -> Result<&'a Embed
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hashembed_config_default(config: *mut hashembed_config) -> Status {
     guard("hashembed_config_default", || {
-        if config.is_null() {
-            return Err(Failure::new(Status::NullPointer, "config is NULL"));
-        }
-        if !config.is_aligned() {
-            return Err(Failure::new(
-                Status::InvalidArgument,
-                "config is misaligned",
-            ));
-        }
+        check_one(config, "config")?;
         // SAFETY: non-NULL and aligned (checked); writable by the caller's contract. `write`
         // does not read the possibly uninitialised old value.
         unsafe { config.write(hashembed_config::default()) };
@@ -201,23 +185,10 @@ pub unsafe extern "C" fn hashembed_new(
     out: *mut *mut hashembed_embedder,
 ) -> Status {
     guard("hashembed_new", || {
-        if out.is_null() {
-            return Err(Failure::new(Status::NullPointer, "out is NULL"));
-        }
-        if !out.is_aligned() {
-            return Err(Failure::new(Status::InvalidArgument, "out is misaligned"));
-        }
+        check_one(out, "out")?;
         // SAFETY: non-NULL and aligned (checked), writable by the caller's contract.
         unsafe { out.write(core::ptr::null_mut()) };
-        if config.is_null() {
-            return Err(Failure::new(Status::NullPointer, "config is NULL"));
-        }
-        if !config.is_aligned() {
-            return Err(Failure::new(
-                Status::InvalidArgument,
-                "config is misaligned",
-            ));
-        }
+        check_one(config, "config")?;
         // SAFETY: non-NULL and aligned (checked); the caller's contract covers the rest.
         let inner = unsafe { (*config).build()? };
         let boxed = Box::into_raw(Box::new(hashembed_embedder { inner }));

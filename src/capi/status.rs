@@ -180,6 +180,20 @@ fn check_ptr<T>(ptr: *const T, len: usize, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks that `ptr` may point to one value: non-NULL and aligned.
+pub fn check_one<T>(ptr: *const T, what: &str) -> Result<()> {
+    if ptr.is_null() {
+        return Err(Failure::new(Status::NullPointer, format!("{what} is NULL")));
+    }
+    if !ptr.is_aligned() {
+        return Err(Failure::new(
+            Status::InvalidArgument,
+            format!("{what} is misaligned"),
+        ));
+    }
+    Ok(())
+}
+
 /// The `len` values at `ptr`, which may be NULL when `len` is 0.
 ///
 /// # Safety
