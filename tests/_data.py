@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
-import sysconfig
 from pathlib import Path
+
+from hashembed.demo import stdlib_sample
 
 MINILM_VOCAB_SIZE = 30_522
 
@@ -21,15 +22,7 @@ def minilm_dir() -> Path:
 def stdlib_text(max_bytes: int) -> str:
     """The first `max_bytes` UTF-8 bytes (cut back to a whole character) of the top-level .py
     files of the standard library, in name order."""
-    parts: list[bytes] = []
-    total = 0
-    for path in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py")):
-        data = path.read_bytes()
-        parts.append(data)
-        total += len(data)
-        if total >= max_bytes:
-            break
-    return b"".join(parts)[:max_bytes].decode("utf-8", errors="ignore")
+    return stdlib_sample(max_bytes, errors="ignore")
 
 
 def stdlib_lines(max_bytes: int) -> list[str]:

@@ -33,17 +33,7 @@ CONFIG_KEYS = (
     "boundary_markers",
 )
 M31 = 2**31 - 1
-DEFAULTS: dict[str, Any] = {
-    "dim": 768,
-    "max_ngram": 3,
-    "layout": "proportional",
-    "seed": 42,
-    "base": 31,
-    "hash_modulus": 1_000_000_007,
-    "buckets": 1_000_000_007,
-    "hash_seeds": None,
-    "boundary_markers": False,
-}
+DEFAULTS = ref.DEFAULTS
 
 _BITS = {np.dtype(np.float16): np.uint16, np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
 

@@ -16,18 +16,6 @@ from . import vocab as _vocab
 
 _DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64), "float16": np.dtype(np.float16)}
 
-_DEFAULTS: dict[str, Any] = {
-    "dim": 768,
-    "max_ngram": 3,
-    "layout": "proportional",
-    "seed": 42,
-    "base": 31,
-    "hash_modulus": 1_000_000_007,
-    "buckets": 1_000_000_007,
-    "hash_seeds": None,
-    "boundary_markers": False,
-}
-
 # Measured in docs/quality.md (typo recall@1 averaged over seven languages, against the
 # default's 50.7%); the defaults stay the spec's.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -90,6 +78,28 @@ def check_fits(shape: tuple[int, ...], dtype: np.dtype, extra: int = 0) -> None:
             f"more than the {available / 1e9:.1f} GB available: pass out= (an np.memmap works) "
             "or embed in chunks"
         )
+
+
+def check_out(out: Any, shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
+    """`out` if it is a C-contiguous, writable, aligned array of exactly `shape` and `dt`."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, not {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out has shape {out.shape}: expected {shape}")
+    if out.dtype != dt:
+        raise ValueError(f"out has dtype {out.dtype}: expected {dt.name} (the dtype argument)")
+    if not out.flags.c_contiguous:
+        raise ValueError("out is not C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    if not out.flags.aligned:
+        raise ValueError(f"out is not aligned to its {out.dtype.name} items: allocate it with numpy")
+    return out
+
+
+def output(out: Any, shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
+    """A new array of `shape` and `dt` (see `allocate`) if `out` is None, else the checked `out`."""
+    return allocate(shape, dt) if out is None else check_out(out, shape, dt)
 
 
 def as_text_list(texts: Any, name: str = "texts") -> list[str] | tuple[str, ...]:

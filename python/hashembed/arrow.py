@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _embedder
-from .tokens import _check_out
 
 if TYPE_CHECKING:
     from ._embedder import HashEmbedder
@@ -155,8 +154,7 @@ def embed_arrow(
         first = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
         raise ValueError(f"row {first} is null (nulls='error')")
     dt = _embedder._dtype(dtype)
-    shape = (len(array), embedder.dim)
-    out = _embedder.allocate(shape, dt) if out is None else _check_out(out, shape, dt)
+    out = _embedder.output(out, (len(array), embedder.dim), dt)
     chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
     start = 0
     for chunk in chunks:

@@ -17,8 +17,9 @@ SAMPLE_BYTES = 4 << 20
 WORD = re.compile(r"[A-Za-z_]+|\d+|[^\sA-Za-z_\d]")
 
 
-def stdlib_sample(max_bytes: int = SAMPLE_BYTES) -> str:
-    """The first `max_bytes` of the standard library's top-level .py files, in name order."""
+def stdlib_sample(max_bytes: int = SAMPLE_BYTES, errors: str = "replace") -> str:
+    """The first `max_bytes` of the standard library's top-level .py files, in name order,
+    decoded from UTF-8 with `errors` (a character cut at the end is dropped with "ignore")."""
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     chunks, size = [], 0
     for path in sorted(stdlib.glob("*.py")):
@@ -27,7 +28,7 @@ def stdlib_sample(max_bytes: int = SAMPLE_BYTES) -> str:
         size += len(data)
         if size >= max_bytes:
             break
-    return b"".join(chunks)[:max_bytes].decode("utf-8", errors="replace")
+    return b"".join(chunks)[:max_bytes].decode("utf-8", errors=errors)
 
 
 def main() -> None:

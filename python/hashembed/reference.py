@@ -11,10 +11,11 @@ Only the standard library and NumPy are used, so it runs without the compiled ex
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["derive_hash_seeds", "embed", "layout_bounds", "ngram_hash", "splitmix64"]
+__all__ = ["DEFAULTS", "derive_hash_seeds", "embed", "layout_bounds", "ngram_hash", "splitmix64"]
 
 MAX_DIM = 65536
 MAX_NGRAM = 8
@@ -22,6 +23,19 @@ MAX_CODE_POINT = 0x10FFFF
 _MASK64 = (1 << 64) - 1
 _LIMIT31 = 1 << 31
 _DTYPES = ("float32", "float64", "float16")
+
+# The spec's default configuration: the defaults of `embed` and of `HashEmbedder`.
+DEFAULTS: dict[str, Any] = {
+    "dim": 768,
+    "max_ngram": 3,
+    "layout": "proportional",
+    "seed": 42,
+    "base": 31,
+    "hash_modulus": 1_000_000_007,
+    "buckets": 1_000_000_007,
+    "hash_seeds": None,
+    "boundary_markers": False,
+}
 
 
 def _int(name: str, value: object, lo: int, hi: int, valid: str) -> int:

@@ -94,23 +94,7 @@ def _check_size(embedder: HashEmbedder, batch: int, seq: int, out: Any, dtype: A
     if out is None:
         _embedder.check_fits(shape, dt, extra=batch * seq + 8 * seq)
     else:
-        _check_out(out, shape, dt)
-
-
-def _check_out(out: Any, shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy.ndarray, not {type(out).__name__}")
-    if out.shape != shape:
-        raise ValueError(f"out has shape {out.shape}: expected {shape}")
-    if out.dtype != dt:
-        raise ValueError(f"out has dtype {out.dtype}: expected {dt.name} (the dtype argument)")
-    if not out.flags.c_contiguous:
-        raise ValueError("out is not C-contiguous")
-    if not out.flags.writeable:
-        raise ValueError("out is read-only")
-    if not out.flags.aligned:
-        raise ValueError(f"out is not aligned to its {out.dtype.name} items: allocate it with numpy")
-    return out
+        _embedder.check_out(out, shape, dt)
 
 
 def _fill(
@@ -130,7 +114,7 @@ def _fill(
     dt = _embedder._dtype(dtype)
     batch, seq = mask.shape
     shape = (batch, seq, embedder.dim)
-    out = _embedder.allocate(shape, dt) if out is None else _check_out(out, shape, dt)
+    out = _embedder.output(out, shape, dt)
     flat = out.view()
     flat.shape = (batch * seq, embedder.dim)  # a view, never a copy: out is C-contiguous
     if tokens:

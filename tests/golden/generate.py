@@ -26,17 +26,7 @@ def _load_reference():
 
 reference = _load_reference()
 
-DEFAULTS = {
-    "dim": 768,
-    "max_ngram": 3,
-    "layout": "proportional",
-    "seed": 42,
-    "base": 31,
-    "hash_modulus": 1_000_000_007,
-    "buckets": 1_000_000_007,
-    "hash_seeds": None,
-    "boundary_markers": False,
-}
+DEFAULTS = reference.DEFAULTS
 M31 = 2**31 - 1
 PANGRAM = "The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. "
 SAMPLE = "hello world"
