@@ -60,14 +60,16 @@ def main() -> None:
         print(f"  {cosine(embedder(a), embedder(b)):+.3f}  {a!r} ~ {b!r}")
 
     vocab = sorted(set(tokens))
-    table = embedder.embed_batch(vocab)
-    table /= np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12)
-    print("\nnearest standard-library words to misspellings:")
-    for typo in ["recieve", "defualt", "lenght", "seperator", "intialize"]:
-        q = embedder(typo)
-        scores = table @ (q / np.linalg.norm(q))
-        top = [vocab[i] for i in np.argsort(-scores)[:3]]
-        print(f"  {typo!r:14} -> {', '.join(top)}")
+    typos = ["recieve", "defualt", "lenght", "seperator", "intialize"]
+    for name, emb in [("default", embedder), ('preset "robust"', hashembed.HashEmbedder.preset("robust"))]:
+        table = emb.embed_batch(vocab)
+        table /= np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12)
+        print(f"\nnearest standard-library words to misspellings ({name}):")
+        for typo in typos:
+            q = emb(typo)
+            scores = table @ (q / np.linalg.norm(q))
+            top = [vocab[i] for i in np.argsort(-scores)[:3]]
+            print(f"  {typo!r:14} -> {', '.join(top)}")
 
 
 def _timed(fn) -> float:
