@@ -104,6 +104,17 @@ impl<T> Rows<'_, T> {
         std::slice::from_raw_parts_mut(self.ptr.add(self.start(i)), self.dim)
     }
 
+    /// Positions `span` of text `i`'s row, made without a reference to the rest of the row.
+    ///
+    /// # Safety
+    /// Text `i` exists, `span` lies within `0..dim`, and no other reference to these
+    /// positions is live.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn span(&self, i: usize, span: Range<usize>) -> &mut [T] {
+        debug_assert!(span.start <= span.end && span.end <= self.dim);
+        std::slice::from_raw_parts_mut(self.ptr.add(self.start(i) + span.start), span.len())
+    }
+
     /// # Safety
     /// Text `i` exists and no thread writes its row while the slice is live.
     unsafe fn row_ref(&self, i: usize) -> &[T] {
@@ -291,7 +302,7 @@ impl Embedder {
                 if t.pieces == 1 {
                     // SAFETY: tasks of one row cover disjoint position ranges, so these slices
                     // of row `t.text` never overlap; no other worker touches that row.
-                    let out = unsafe { &mut rows.row(t.text)[t.span.clone()] };
+                    let out = unsafe { rows.span(t.text, t.span.clone()) };
                     tables.embed_span(kernel, text, t.size, t.span.clone(), out, stop)?;
                     return Ok(None);
                 }
@@ -320,7 +331,7 @@ impl Embedder {
                     sums.iter_mut().zip(piece).for_each(|(s, x)| *s += x);
                 }
                 // SAFETY: the workers are done; this thread alone writes row `t.text` now.
-                let out = unsafe { &mut rows.row(t.text)[t.span.clone()] };
+                let out = unsafe { rows.span(t.text, t.span.clone()) };
                 tables.scale(t.windows_total, &sums, out);
             }
             k += t.pieces;

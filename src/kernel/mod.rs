@@ -83,13 +83,19 @@ impl Kernel {
         sums: &mut [i64],
     ) {
         assert!(seeds.len() == sums.len() && quots.len() == sums.len());
+        // Anyone can name a variant, so the CPU is checked here (a cached flag) rather than
+        // trusted; an unsupported kernel computes the same bits with the scalar one.
         match self {
-            // SAFETY: a Kernel other than Scalar is only made by `from_name`, `best` or
-            // `active`, each of which checks `is_supported` first; lengths are asserted above.
+            // SAFETY: the CPU supports AVX-512F (checked in the guard); lengths are asserted above.
             #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-            Kernel::Avx512 => unsafe { avx512::accumulate(hashes, seeds, quots, b, sums) },
+            Kernel::Avx512 if self.is_supported() => unsafe {
+                avx512::accumulate(hashes, seeds, quots, b, sums)
+            },
+            // SAFETY: the CPU supports AVX2 (checked in the guard); lengths are asserted above.
             #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-            Kernel::Avx2 => unsafe { avx2::accumulate(hashes, seeds, quots, b, sums) },
+            Kernel::Avx2 if self.is_supported() => unsafe {
+                avx2::accumulate(hashes, seeds, quots, b, sums)
+            },
             _ => scalar::accumulate(hashes, seeds, quots, b, sums),
         }
     }
