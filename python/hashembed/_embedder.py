@@ -321,6 +321,13 @@ class HashEmbedder(_core.Embedder):
         return self.embed_batch(texts, **kwargs)
 
     def _key(self) -> tuple[Any, ...]:
+        # The embedder is immutable, so the key (which copies the seed vector) is made once.
+        key = self.__dict__.get("_cached_key")
+        if key is None:
+            key = self.__dict__["_cached_key"] = self._make_key()
+        return key
+
+    def _make_key(self) -> tuple[Any, ...]:
         return (
             self.dim,
             self.max_ngram,
