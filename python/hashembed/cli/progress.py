@@ -14,6 +14,10 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
+LOG_INTERVAL = 30.0
+"""Seconds between the lines of a bar drawn into something that is not a terminal."""
+
+
 class Progress:
     """A one-line progress bar with throughput, redrawn in place with `\\r`.
 
@@ -36,14 +40,18 @@ class Progress:
         self.label = label
         self.unit = unit
         self.stream = sys.stderr if stream is None else stream
-        self.enabled = _isatty(self.stream) if enabled is None else bool(enabled)
-        self.min_interval = min_interval
+        self._tty = _isatty(self.stream)
+        self.enabled = self._tty if enabled is None else bool(enabled)
+        # A log file gets a line now and then instead of a bar redrawn in place.
+        self.min_interval = min_interval if self._tty else max(min_interval, LOG_INTERVAL)
         self.clock = clock
         self.done = 0
         self.start = clock()
         self._last_draw = float("-inf")
         self._width = 0
         self._closed = False
+        self.note = ""
+        """Text shown after the throughput (a loss, say); set it before `update`."""
 
     def __enter__(self) -> Progress:
         return self
@@ -75,11 +83,15 @@ class Progress:
             text += f" in {_duration(elapsed)}"
         elif rate > 0:
             text += f" ETA {_duration((self.total - self.done) / rate)}"
-        return text
+        return f"{text} {self.note}" if self.note else text
 
     def _draw(self, now: float) -> None:
         self._last_draw = now
         text = self.render(now)
+        if not self._tty:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+            return
         pad = " " * max(self._width - len(text), 0)
         self._width = len(text)
         self.stream.write("\r" + text + pad)
@@ -93,8 +105,9 @@ class Progress:
             return
         if final:
             self._draw(self.clock())
-        self.stream.write("\n")
-        self.stream.flush()
+        if self._tty:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def _duration(seconds: float) -> str:

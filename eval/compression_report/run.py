@@ -1,0 +1,72 @@
+"""Runs both parts and writes docs/compression.md."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import pretrained as a
+from . import scratch as b
+from .markdown import write_report
+from .pretrained import cached
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("docs"), help="where compression.md and img/ go")
+    parser.add_argument("--results", type=Path, default=Path("target/compression"), help="one JSON per run")
+    parser.add_argument("--minutes", type=float, default=30.0, help="training budget of the main student")
+    parser.add_argument("--grid-minutes", type=float, default=5.0, help="budget of every compared student")
+    parser.add_argument("--train-sentences", type=int, default=50_000)
+    parser.add_argument("--eval-sentences", type=int, default=1_000)
+    parser.add_argument("--phrases", type=int, default=6_000, help="(b): training phrases per language")
+    parser.add_argument("--epochs", type=int, default=4, help="(b): passes over the training phrases")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: tiny budgets and data")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.minutes, args.grid_minutes = 0.2, 0.1
+        args.train_sentences, args.eval_sentences, args.phrases, args.epochs = 2_000, 50, 300, 1
+    results = args.results / ("quick" if args.quick else "full")
+    results.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+
+    setup = a.load_setup(args.train_sentences, args.eval_sentences)
+    untrained = [cached(results, f"a-{n}", lambda n=n: a.run_untrained(setup, n)) for n in a.UNTRAINED]
+    main_key = f"a-robust-768-{args.minutes:g}min"
+    main_run = cached(results, main_key, lambda: a.run_trained(setup, "robust-768", args.minutes * 60, 12))
+    grid_seconds = args.grid_minutes * 60
+    grid = [
+        cached(
+            results, f"a-{n}-{args.grid_minutes:g}min", lambda n=n: a.run_trained(setup, n, grid_seconds, 5)
+        )
+        for n in a.TRAINED
+    ]
+
+    data = b.make_data(args.phrases, max(200, args.phrases // 6))
+    descriptions = {}
+    scratch: dict[str, Any] = {}
+    for name, (description, make) in b.models(data).items():
+        descriptions[name] = description
+        scratch[name] = cached(
+            results, f"b-{name}", lambda make=make: b.train_and_test(make(), data, args.epochs)
+        )
+
+    context = {
+        "machine": f"{platform.machine()}, torch {torch.__version__} with {torch.get_num_threads()} threads",
+        "minutes": args.minutes,
+        "grid_minutes": args.grid_minutes,
+        "train_sentences": len(setup.train),
+        "eval_sentences": len(setup.held_out),
+        "step_seconds": setup.step_seconds,
+        "phrases": args.phrases,
+        "epochs": args.epochs,
+        "wall_minutes": (time.monotonic() - started) / 60,
+    }
+    write_report(args.out, untrained, main_run, grid, scratch, descriptions, context)
+    print(f"wrote {args.out / 'compression.md'}")
+    return 0

@@ -1,0 +1,97 @@
+"""`hashembed shrink`: distil a transformers model into one without an embedding table."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import CLIError
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "shrink",
+        help="distil a transformers model into a copy whose input embeddings are hash embeddings",
+        description=(
+            "Distil MODEL_DIR (a transformers encoder and its tokenizer, loaded offline) into a "
+            "copy whose word-embedding table is replaced by hash embeddings and a small "
+            "projection, training on the lines of --texts; save it to OUT_DIR (hashembed.torch.load "
+            "reads it). Needs torch and transformers: pip install 'hashembed[torch]'."
+        ),
+    )
+    p.add_argument(
+        "model", metavar="MODEL_DIR", help="a transformers model directory (config, weights, tokenizer)"
+    )
+    p.add_argument("--texts", required=True, metavar="FILE", help="training texts, one per line (UTF-8)")
+    p.add_argument("--eval-texts", metavar="FILE", help="held-out texts, one per line: measure what is kept")
+    p.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="where to save the shrunk model")
+    p.add_argument("--steps", type=int, default=1000, metavar="N", help="training steps (1000)")
+    p.add_argument("--batch-size", type=int, default=32, metavar="N", help="texts per step (32)")
+    p.add_argument("--max-length", type=int, default=128, metavar="N", help="tokens per text at most (128)")
+    p.add_argument("--lr", type=float, default=None, metavar="LR", help="learning rate (shrink's default)")
+    p.add_argument("--max-minutes", type=float, metavar="M", help="stop training after M minutes")
+    p.add_argument("--preset", default=None, metavar="NAME", help="hash embedder preset (robust)")
+    p.add_argument("--dim", type=int, metavar="N", help="hash vector size (the preset's)")
+    p.add_argument("--out-dim", type=int, metavar="N", help="projection output (the model's hidden size)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the text order and initialisation (0)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_shrink)
+
+
+def _lines(path: str, flag: str) -> list[str]:
+    p = Path(path)
+    if not p.is_file():
+        raise CLIError(f"{flag} {path}: no such file" if not p.exists() else f"{flag} {path}: is not a file")
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise CLIError(f"{flag} {path}: is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise CLIError(f"{flag} {path}: holds no non-blank line")
+    return lines
+
+
+def cmd_shrink(args: argparse.Namespace) -> int:
+    if not Path(args.model).is_dir():
+        raise CLIError(f"MODEL_DIR {args.model}: is not a directory")
+    texts = _lines(args.texts, "--texts")
+    eval_texts = _lines(args.eval_texts, "--eval-texts") if args.eval_texts else None
+    try:
+        import transformers
+
+        from ..torch import saving
+        from ..torch.shrink import DEFAULT_PRESET, shrink
+    except ImportError as e:
+        raise CLIError(f"shrink needs torch and transformers ({e}): pip install 'hashembed[torch]'") from None
+    from .. import HashEmbedder
+
+    target = saving.check_target(args.output)
+    overrides = {} if args.dim is None else {"dim": args.dim}
+    embedder = HashEmbedder.preset(args.preset or DEFAULT_PRESET, **overrides)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    transformers.utils.logging.disable_progress_bar()  # one bar, ours
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(args.model, local_files_only=True)
+        model = transformers.AutoModel.from_pretrained(args.model, local_files_only=True)
+    except (OSError, ValueError, KeyError) as e:
+        raise CLIError(f"MODEL_DIR {args.model}: cannot be loaded as a transformers model ({e})") from None
+    options: dict[str, Any] = {} if args.lr is None else {"lr": args.lr}
+    if args.max_minutes is not None:
+        options["max_seconds"] = args.max_minutes * 60
+    try:
+        result = shrink(
+            model, tokenizer, texts,
+            embedder=embedder, out_dim=args.out_dim, steps=args.steps, batch_size=args.batch_size,
+            max_length=args.max_length, eval_texts=eval_texts, progress=not args.quiet, seed=args.seed,
+            **options,
+        )  # fmt: skip
+    except FloatingPointError as e:
+        raise CLIError(str(e)) from None
+    saving.save(result.model, tokenizer, target)
+    print(result.summary())
+    size = sum(f.stat().st_size for f in target.iterdir() if f.is_file())
+    print(f"saved to {target} ({size / 1e6:.1f} MB)")
+    return 0

@@ -1,0 +1,36 @@
+"""PyTorch integration: hash-embedding layers, and shrinking a transformers model by
+distilling it into a copy without an embedding table.
+
+    from hashembed.torch import HashEmbedding, TokenHashEmbedding, shrink, save, load
+
+    emb = HashEmbedding("vocab.txt")            # or a tokenizer, a token list, a token -> id dict
+    vectors = emb(torch.tensor([[101, 7592]]))  # (1, 2, 768) float32, like nn.Embedding
+
+    result = shrink(model, tokenizer, texts, eval_texts=held_out)   # a transformers encoder
+    save(result.model, tokenizer, "small-model")
+    model, tokenizer = load("small-model")
+
+This package imports `torch` (and, for shrink/save/load, `transformers`); `import hashembed`
+does not.
+"""
+
+from __future__ import annotations
+
+from .embedding import HashEmbedding, TokenHashEmbedding, replace_input_embeddings
+from .metrics import agreement, mean_pool, sentence_embeddings
+from .saving import load, save
+from .shrink import ShrinkResult, distil, shrink
+
+__all__ = [
+    "HashEmbedding",
+    "ShrinkResult",
+    "TokenHashEmbedding",
+    "agreement",
+    "distil",
+    "load",
+    "mean_pool",
+    "replace_input_embeddings",
+    "save",
+    "sentence_embeddings",
+    "shrink",
+]

@@ -1,0 +1,246 @@
+"""The embedding modules: `HashEmbedding` (token ids of a fixed vocabulary) and
+`TokenHashEmbedding` (token strings of any tokenizer, no vocabulary)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._embedder import HashEmbedder
+from ..vocab import vocab_tokens
+
+
+def _embedder_or_default(embedder: HashEmbedder | None) -> HashEmbedder:
+    embedder = HashEmbedder() if embedder is None else embedder
+    if not isinstance(embedder, HashEmbedder):
+        raise TypeError(f"embedder must be a HashEmbedder, not {type(embedder).__name__}")
+    return embedder
+
+
+def _projection(in_dim: int, out_dim: Any) -> nn.Linear | None:
+    if out_dim is None:
+        return None
+    if isinstance(out_dim, bool) or not isinstance(out_dim, int) or out_dim < 1:
+        raise ValueError(f"out_dim must be a positive int or None, not {out_dim!r}")
+    return nn.Linear(in_dim, out_dim)
+
+
+class HashEmbedding(nn.Module):
+    """An embedding layer over a fixed vocabulary whose rows are hash embeddings of the
+    tokens' strings instead of stored parameters.
+
+    `vocab_or_tokenizer` is anything `HashEmbedder.embed_vocab` reads: a list of tokens
+    (token i has id i), a token -> id dict, a path to a vocab.txt or tokenizer.json, a
+    `tokenizers.Tokenizer` or a transformers tokenizer. `embedder` defaults to
+    `HashEmbedder()` (dim 768).
+
+    Without `out_dim` the layer has no parameters: row i is `embedder`'s vector of token i.
+    With `out_dim`, a trainable `nn.Linear` (`.projection`, with bias) maps those vectors to
+    `out_dim` floats; it is the only part that trains and the only part in the state dict.
+
+    With `cache=True` (the default) the (V, embedder.dim) hash table is computed once and kept
+    as the non-persistent buffer `weight` (it is a pure function of the vocabulary and the
+    configuration, so it is never saved); with `cache=False` only the distinct ids of each
+    batch are embedded, on every call, so nothing of size V x dim is held.
+
+    `forward(ids)` takes integer ids of any shape and dtype and returns float embeddings of
+    shape `(*ids.shape, embedding_dim)` on the ids' device; an id outside
+    [0, num_embeddings) raises IndexError naming it.
+    """
+
+    weight: torch.Tensor
+
+    def __init__(
+        self,
+        vocab_or_tokenizer: Any,
+        embedder: HashEmbedder | None = None,
+        cache: bool = True,
+        out_dim: int | None = None,
+    ):
+        super().__init__()
+        self.embedder = _embedder_or_default(embedder)
+        self.hash_dim = int(self.embedder.dim)
+        self.projection = _projection(self.hash_dim, out_dim)
+        self.embedding_dim = self.hash_dim if out_dim is None else int(out_dim)
+        self.padding_idx = None  # nn.Embedding's attributes, for code that reads them
+        self.max_norm = None
+        self.cache = bool(cache)
+        if self.cache:
+            table = self.embedder.embed_vocab(vocab_or_tokenizer)
+            self.num_embeddings = int(table.shape[0])
+            self.register_buffer("weight", torch.from_numpy(table), persistent=False)
+            self._tokens: list[str] | None = None
+        else:
+            self._tokens = vocab_tokens(vocab_or_tokenizer)
+            self.num_embeddings = len(self._tokens)
+
+    def _checked_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """`ids` as int64, checked against the vocabulary."""
+        if not isinstance(ids, torch.Tensor):
+            raise TypeError(f"ids must be a torch.Tensor of integer ids, not {type(ids).__name__}")
+        if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
+            raise TypeError(f"ids must be an integer tensor (torch.long), not {ids.dtype}")
+        # Widened first: comparing a uint8 or int16 tensor with the vocabulary size would wrap
+        # the size into the tensor's own dtype.
+        ids = ids.long()
+        if ids.numel() == 0:
+            return ids
+        bad = (ids < 0) | (ids >= self.num_embeddings)
+        if bool(bad.any()):
+            first = int(ids[bad].flatten()[0])
+            raise IndexError(
+                f"token id {first} is out of range: this HashEmbedding has {self.num_embeddings} "
+                f"embeddings (ids 0 to {self.num_embeddings - 1})"
+            )
+        return ids
+
+    def hash_vectors(self, ids: torch.Tensor) -> torch.Tensor:
+        """The hash vectors of `ids` (before the projection), shape (*ids.shape, embedder.dim)."""
+        ids = self._checked_ids(ids)
+        if self.cache:
+            weight = self.weight if self.weight.device == ids.device else self.weight.to(ids.device)
+            return nn.functional.embedding(ids, weight)
+        assert self._tokens is not None
+        flat = ids.detach().reshape(-1).cpu()
+        unique, inverse = torch.unique(flat, return_inverse=True)
+        rows = self.embedder.embed_batch([self._tokens[i] for i in unique.tolist()])
+        out = torch.from_numpy(rows)[inverse].reshape(*ids.shape, self.hash_dim)
+        return out.to(ids.device)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        vectors = self.hash_vectors(ids)
+        if self.projection is None:
+            return vectors
+        return self.projection(vectors.to(self.projection.weight.dtype))
+
+    def hash_table(self) -> torch.Tensor:
+        """The (num_embeddings, embedder.dim) float32 hash vectors of the whole vocabulary."""
+        if self.cache:
+            return self.weight
+        assert self._tokens is not None
+        return torch.from_numpy(self.embedder.embed_vocab(self._tokens))
+
+    @torch.no_grad()
+    def fit_projection(self, table: Any, l2: float = 1e-3, weights: Any = None) -> float:
+        """Sets the projection by ridge regression of `table` (V, out_dim), an existing
+        embedding table of the same vocabulary, on the hash vectors; returns the R² of the fit.
+
+        `l2` is the ridge penalty as a fraction of the mean variance of the hash features (so
+        it does not depend on `dim` or V); `weights` (V,), e.g. token frequencies, weighs the
+        rows. It is an initialisation for training: a linear map of hash features can only
+        approximate an arbitrary table (docs/compression.md measures how far, and whether it
+        helps training).
+        """
+        if self.projection is None:
+            raise ValueError("fit_projection needs a projection: make the HashEmbedding with out_dim=...")
+        y = torch.as_tensor(np.asarray(table) if not isinstance(table, torch.Tensor) else table.detach())
+        want = (self.num_embeddings, self.embedding_dim)
+        if y.dim() != 2 or tuple(y.shape) != want or not y.dtype.is_floating_point:
+            raise ValueError(f"table must be a float array of shape {want}, not {tuple(y.shape)} {y.dtype}")
+        if not (isinstance(l2, (int, float)) and l2 >= 0 and np.isfinite(l2)):
+            raise ValueError(f"l2 must be a finite number >= 0, not {l2!r}")
+        y = y.cpu().double()
+        if not torch.isfinite(y).all():
+            raise ValueError("table holds NaN or infinite values")
+        w = torch.ones(len(y), dtype=torch.float64) if weights is None else torch.as_tensor(weights).double()
+        if tuple(w.shape) != (len(y),) or not torch.isfinite(w).all() or bool((w < 0).any()) or w.sum() <= 0:
+            raise ValueError(f"weights must be {len(y)} finite non-negative numbers, not all zero")
+        x = self.hash_table().cpu().double()
+        w = w / w.sum()
+        mean_x, mean_y = w @ x, w @ y
+        xc, yc = x - mean_x, y - mean_y
+        xw = xc * w[:, None]
+        gram = xc.T @ xw
+        ridge = float(l2) * float(gram.diagonal().mean()) + 1e-12
+        coef = torch.linalg.solve(gram + ridge * torch.eye(self.hash_dim, dtype=torch.float64), xw.T @ yc)
+        self.projection.weight.copy_(coef.T)
+        self.projection.bias.copy_(mean_y - mean_x @ coef)
+        residual = ((xc @ coef - yc).square().sum(1) * w).sum()
+        total = (yc.square().sum(1) * w).sum()
+        return float(1 - residual / total) if total > 0 else 1.0
+
+    def extra_repr(self) -> str:
+        out = f", out_dim={self.embedding_dim}" if self.projection is not None else ""
+        return f"{self.num_embeddings}, {self.hash_dim}{out}, cache={self.cache}, embedder={self.embedder!r}"
+
+
+class TokenHashEmbedding(nn.Module):
+    """Embeddings of token strings from any tokenizer, with no vocabulary: any token, seen in
+    training or not, gets a vector (the fastText / on-device classifier setting).
+
+    `forward(tokens, device=None)` takes a batch of token sequences (lists of str) and returns
+    `(embeddings, mask)`: float32 (B, S, dim) and bool (B, S), S the longest sequence (or
+    `max_length`); padding rows are zeros. `dim` is `embedder.dim`, or `out_dim` with the
+    trainable projection (`.projection`, an `nn.Linear` with bias).
+    """
+
+    def __init__(self, embedder: HashEmbedder | None = None, out_dim: int | None = None):
+        super().__init__()
+        self.embedder = _embedder_or_default(embedder)
+        self.hash_dim = int(self.embedder.dim)
+        self.projection = _projection(self.hash_dim, out_dim)
+        self.embedding_dim = self.hash_dim if out_dim is None else int(out_dim)
+
+    def forward(
+        self,
+        tokens: Sequence[Sequence[str]],
+        device: torch.device | str | None = None,
+        *,
+        max_length: int | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        vectors, mask = self.embedder.embed_tokens(tokens, max_length=max_length)
+        if device is None:
+            device = self.projection.weight.device if self.projection is not None else "cpu"
+        x = torch.from_numpy(vectors).to(device)
+        m = torch.from_numpy(mask).to(device)
+        if self.projection is not None:
+            # the bias would make padding rows non-zero
+            x = self.projection(x.to(self.projection.weight.dtype)) * m.unsqueeze(-1)
+        return x, m
+
+    def extra_repr(self) -> str:
+        out = f", out_dim={self.embedding_dim}" if self.projection is not None else ""
+        return f"{self.hash_dim}{out}, embedder={self.embedder!r}"
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Parameters of `model`, a shared (tied) one counted once."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def replace_input_embeddings(
+    model: Any, tokenizer: Any, embedder: HashEmbedder | None = None, out_dim: int | None = None
+) -> int:
+    """Replaces a transformers model's word embeddings with a `HashEmbedding` over
+    `tokenizer`'s vocabulary; returns how many parameters the model lost.
+
+    Without `out_dim`, `embedder` defaults to `HashEmbedder(dim=...)` with the replaced
+    embedding's dimension, and must have that dimension. With `out_dim` (which must be that
+    dimension), the embedder's vectors go through a trainable projection, so any `dim` works.
+    The new module is put on the device of the old one. A weight tied to an output layer
+    stays with that layer, so it is not counted as removed.
+    """
+    old = model.get_input_embeddings()
+    if old is None:
+        raise ValueError(f"{type(model).__name__} has no input embeddings to replace")
+    dim = int(getattr(old, "embedding_dim", None) or model.config.hidden_size)
+    if out_dim is not None and out_dim != dim:
+        raise ValueError(f"out_dim={out_dim}, but the model's input embeddings have {dim}")
+    if embedder is None:
+        embedder = HashEmbedder(dim=dim)
+    elif out_dim is None and embedder.dim != dim:
+        raise ValueError(
+            f"the embedder has dim={embedder.dim}, but the model's input embeddings have {dim}: "
+            "pass out_dim to project it"
+        )
+    before = parameter_count(model)
+    new = HashEmbedding(tokenizer, embedder, out_dim=out_dim)
+    weight = getattr(old, "weight", None)
+    if isinstance(weight, torch.Tensor):
+        new = new.to(weight.device)
+    model.set_input_embeddings(new)
+    return before - parameter_count(model)

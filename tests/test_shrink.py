@@ -1,0 +1,369 @@
+"""`hashembed.torch.shrink`, `save` and `load`, and `hashembed shrink`: a tiny BERT teacher
+with the real MiniLM WordPiece vocabulary for the mechanics, and a few steps of the real
+all-MiniLM-L6-v2. Quality is measured by `make compression`, not here."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import hashembed
+import numpy as np
+import pytest
+import safetensors
+import tokenizers
+import torch
+import transformers
+from _data import minilm_dir, stdlib_lines
+from hashembed.cli import main
+from hashembed.torch import HashEmbedding, ShrinkResult, agreement, load, save, sentence_embeddings, shrink
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+TEXTS = [line for line in stdlib_lines(200_000) if len(line) > 20][:400]
+EVAL = TEXTS[-40:]
+TRAIN = TEXTS[:-40]
+SMALL = hashembed.HashEmbedder.preset("robust", dim=64)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return transformers.AutoTokenizer.from_pretrained(str(minilm_dir()), local_files_only=True)
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    """A two-layer BERT of hidden size 32 over MiniLM's 30,522-token vocabulary, seeded."""
+    torch.manual_seed(0)
+    config = transformers.BertConfig(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128,
+    )  # fmt: skip
+    return transformers.BertModel(config).eval()
+
+
+def _tiny(teacher, tokenizer, **kwargs) -> ShrinkResult:
+    options = {"embedder": SMALL, "steps": 6, "batch_size": 8, "max_length": 32, "progress": False}
+    return shrink(teacher, tokenizer, TRAIN, **{**options, **kwargs})
+
+
+def _state(model) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_shrink_result_and_the_teacher_is_left_unchanged(teacher, tokenizer) -> None:
+    before = _state(teacher)
+    result = _tiny(teacher, tokenizer, eval_texts=EVAL, eval_every=3)
+    after = teacher.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert not teacher.training and teacher.get_input_embeddings().weight.shape == (30522, 32)
+
+    layer = result.model.get_input_embeddings()
+    assert isinstance(layer, HashEmbedding) and layer.projection is not None
+    assert (layer.hash_dim, layer.embedding_dim) == (64, 32)
+    assert result.input_parameters_before == 30522 * 32
+    assert result.input_parameters_after == 64 * 32 + 32
+    assert result.parameters_before - result.parameters_after == 30522 * 32 - (64 * 32 + 32)
+    assert result.steps == 6 and result.sentences == 48 and result.seconds > 0 and result.cpu_seconds > 0
+    assert result.projection_r2 is not None and result.projection_r2 < 1
+    assert set(result.metrics) == {"mean_cosine", "spearman", "nn_agreement"}
+    assert all(-1 <= v <= 1 for v in [*result.metrics.values(), *result.initial_metrics.values()])
+    evaluated = [h for h in result.history if "mean_cosine" in h]
+    assert [h["step"] for h in evaluated] == [3, 6]
+    assert evaluated[-1]["mean_cosine"] == result.metrics["mean_cosine"]
+    assert "input layer parameters" in result.summary() and "mean_cosine" in result.summary()
+
+    # the metrics are what agreement() says of the two models' sentence embeddings
+    want = agreement(sentence_embeddings(result.model, tokenizer, EVAL, max_length=32),
+                     sentence_embeddings(teacher, tokenizer, EVAL, max_length=32))  # fmt: skip
+    assert want == pytest.approx(result.metrics)
+
+
+def test_training_lowers_the_loss(teacher, tokenizer) -> None:
+    result = _tiny(teacher, tokenizer, steps=40, lr=1e-3)
+    losses = [h["loss"] for h in result.history]
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5]), losses
+
+
+def test_shrink_is_deterministic_for_a_seed(teacher, tokenizer) -> None:
+    a, b = _tiny(teacher, tokenizer), _tiny(teacher, tokenizer)
+    c = _tiny(teacher, tokenizer, seed=1)
+    sa, sb, sc = a.model.state_dict(), b.model.state_dict(), c.model.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not all(torch.equal(sa[k], sc[k]) for k in sa)
+
+
+def test_projection_init_is_the_weighted_ridge_fit(teacher, tokenizer) -> None:
+    fitted = _tiny(teacher, tokenizer, steps=1, lr=1e-12).model.get_input_embeddings()
+    random_init = _tiny(teacher, tokenizer, steps=1, lr=1e-12, init_projection=False)
+    assert random_init.projection_r2 is None
+    ids = torch.tensor([1996, 1997, 2003])  # "the", "of", "is": frequent, so the fit weighs them
+    table = teacher.get_input_embeddings().weight[ids]
+    err_fit = (fitted(ids) - table).square().mean()
+    err_random = (random_init.model.get_input_embeddings()(ids) - table).square().mean()
+    assert err_fit < 0.5 * err_random
+
+
+def test_same_dim_embedder_needs_no_projection(teacher, tokenizer) -> None:
+    result = _tiny(teacher, tokenizer, embedder=hashembed.HashEmbedder(32), steps=2)
+    layer = result.model.get_input_embeddings()
+    assert layer.projection is None and result.input_parameters_after == 0 and result.projection_r2 is None
+
+
+def test_bad_input_is_an_error_before_training(teacher, tokenizer) -> None:
+    with pytest.raises(ValueError, match="texts must hold at least 1"):
+        shrink(teacher, tokenizer, [])
+    with pytest.raises(ValueError, match="texts must hold at least 1"):
+        shrink(teacher, tokenizer, ["  ", ""])
+    with pytest.raises(TypeError, match=r"texts\[1\] must be a str"):
+        shrink(teacher, tokenizer, ["a text", 3])
+    with pytest.raises(TypeError, match="texts must be a list"):
+        shrink(teacher, tokenizer, "one string")
+    with pytest.raises(ValueError, match="eval_texts must hold at least 3"):
+        shrink(teacher, tokenizer, TRAIN, eval_texts=["one", "two"])
+    with pytest.raises(ValueError, match="no input embedding table"):
+        shrink(torch.nn.Linear(3, 3), tokenizer, TRAIN)
+    with pytest.raises(TypeError, match="tokenizer must be"):
+        shrink(teacher, {"a": 0}, TRAIN)
+    for name, value in [
+        ("steps", 0),
+        ("batch_size", -1),
+        ("max_length", 1),
+        ("lr", 0.0),
+        ("lr", float("nan")),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            shrink(teacher, tokenizer, TRAIN, **{name: value})
+    with pytest.raises(ValueError, match="out_dim must be the model's hidden size, 32"):
+        shrink(teacher, tokenizer, TRAIN, out_dim=16)
+
+
+def test_a_tokenizer_of_another_vocabulary_is_refused(teacher) -> None:
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat"]
+    other = tokenizers.Tokenizer(
+        tokenizers.models.WordPiece({w: i for i, w in enumerate(words)}, unk_token="[UNK]")
+    )
+    with pytest.raises(
+        ValueError, match=r"vocabulary \(6 tokens\) does not match the model's input embeddings \(30,522"
+    ):
+        shrink(teacher, other, TRAIN)
+
+
+def test_a_tokenizers_tokenizer_works_too(teacher, tokenizer) -> None:
+    fast = hashembed.load_tokenizer(minilm_dir() / "tokenizer.json")
+    a = _tiny(teacher, fast, steps=2)
+    b = _tiny(teacher, tokenizer, steps=2)
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa), "both tokenizers give the same ids"
+    assert fast.padding is None and fast.truncation is None, "the caller's tokenizer is left as it was"
+
+
+def test_a_diverging_run_stops_with_an_error(teacher, tokenizer) -> None:
+    with pytest.raises(FloatingPointError, match="lower lr"):
+        _tiny(teacher, tokenizer, lr=1e30, steps=30)
+
+
+def test_max_seconds_stops_early(teacher, tokenizer) -> None:
+    result = _tiny(teacher, tokenizer, steps=10_000, max_seconds=1.0)
+    assert 1 <= result.steps < 10_000
+
+
+def _outputs(model, tokenizer) -> torch.Tensor:
+    batch = tokenizer(EVAL[:8], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        return model(**batch).last_hidden_state
+
+
+def test_save_and_load_give_bit_identical_outputs_and_no_table(teacher, tokenizer, tmp_path: Path) -> None:
+    student = _tiny(teacher, tokenizer).model
+    out = save(student, tokenizer, tmp_path / "small")
+    assert sorted(p.name for p in out.iterdir()) >= ["config.json", "hashembed.json", "model.safetensors"]
+    manifest = json.loads((out / "hashembed.json").read_text())
+    assert (
+        manifest["spec_version"] == 1 and manifest["embedder"] == SMALL.config() and manifest["out_dim"] == 32
+    )
+    with safetensors.safe_open(str(out / "model.safetensors"), "pt") as f:
+        shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    assert not any(s and s[0] == 30522 for s in shapes.values()), "no V x dim table is written"
+    assert shapes["embeddings.word_embeddings.projection.weight"] == (32, 64)
+
+    model, tok = load(out)
+    assert isinstance(model.get_input_embeddings(), HashEmbedding) and not model.training
+    assert torch.equal(_outputs(model, tok), _outputs(student, tokenizer))
+    assert not list(tmp_path.glob(".*")), "no staging directory is left behind"
+    save(model, tok, out)  # an earlier save is replaced
+    assert torch.equal(_outputs(load(out)[0], tok), _outputs(student, tokenizer))
+
+
+def test_save_with_a_tokenizers_tokenizer(teacher, tokenizer, tmp_path: Path) -> None:
+    fast = hashembed.load_tokenizer(minilm_dir() / "tokenizer.json")
+    student = _tiny(teacher, fast, steps=2).model
+    model, tok = load(save(student, fast, tmp_path / "m"))
+    assert isinstance(tok, tokenizers.Tokenizer)
+    ids = torch.tensor([tok.encode(EVAL[0]).ids])
+    with torch.no_grad():
+        assert torch.equal(model(input_ids=ids).last_hidden_state, student(input_ids=ids).last_hidden_state)
+
+
+def test_save_refuses_what_it_cannot_write_and_leaves_nothing(
+    teacher, tokenizer, tmp_path: Path, monkeypatch
+) -> None:
+    with pytest.raises(ValueError, match="no HashEmbedding input layer"):
+        save(teacher, tokenizer, tmp_path / "plain")
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    student = _tiny(teacher, tokenizer, steps=1).model
+    with pytest.raises(FileExistsError, match="not an earlier hashembed save"):
+        save(student, tokenizer, precious)
+    assert (precious / "notes.txt").read_text() == "keep me"
+
+    import safetensors.torch as st
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(st, "save_model", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        save(student, tokenizer, tmp_path / "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious"], "nothing half-written"
+
+
+def test_load_errors(teacher, tokenizer, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no such directory"):
+        load(tmp_path / "absent")
+    out = save(_tiny(teacher, tokenizer, steps=1).model, tokenizer, tmp_path / "m")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in out.iterdir():
+        if f.name != "model.safetensors":
+            (broken / f.name).write_bytes(f.read_bytes())
+    with pytest.raises(FileNotFoundError, match=r"lacks model\.safetensors"):
+        load(broken)
+    manifest = json.loads((out / "hashembed.json").read_text())
+    (out / "hashembed.json").write_text(json.dumps({**manifest, "spec_version": 2}))
+    with pytest.raises(ValueError, match="version 2 of the hashembed function"):
+        load(out)
+    (out / "hashembed.json").write_text("{not json")
+    with pytest.raises(ValueError, match="cannot be read"):
+        load(out)
+
+
+def test_a_few_steps_of_the_real_minilm(tokenizer, tmp_path: Path) -> None:
+    model = transformers.AutoModel.from_pretrained(str(minilm_dir()), local_files_only=True)
+    result = shrink(
+        model, tokenizer, TRAIN, steps=2, batch_size=4, max_length=32, eval_texts=EVAL[:10], progress=False
+    )
+    assert result.parameters_before == 22_713_216
+    assert result.input_parameters_after == 768 * 384 + 384  # the robust preset's 768 -> 384
+    assert result.input_parameters_after / result.input_parameters_before < 0.03
+    assert result.projection_r2 is not None and 0 < result.projection_r2 < 1
+    small, tok = load(save(result.model, tokenizer, tmp_path / "mini"))
+    assert torch.equal(_outputs(small, tok), _outputs(result.model, tokenizer))
+    size = (tmp_path / "mini" / "model.safetensors").stat().st_size
+    assert size < 0.55 * (minilm_dir() / "model.safetensors").stat().st_size
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "hashembed", *args], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def model_dir(teacher, tokenizer, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("teacher")
+    teacher.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_cli_shrink(model_dir: Path, tmp_path: Path) -> None:
+    texts, evals = tmp_path / "train.txt", tmp_path / "eval.txt"
+    texts.write_text("\n".join(TRAIN) + "\n", encoding="utf-8")
+    evals.write_text("\n".join(EVAL) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = _cli(
+        "shrink", str(model_dir), "--texts", str(texts), "--eval-texts", str(evals), "--steps", "3",
+        "--batch-size", "4", "--max-length", "32", "--dim", "48", "-o", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "mean_cosine" in result.stdout and "input layer parameters" in result.stdout
+    assert "shrink [" in result.stderr and "sentences/s" in result.stderr and "loss" in result.stderr
+    model, _ = load(out)
+    assert model.get_input_embeddings().hash_dim == 48
+    assert json.loads((out / "hashembed.json").read_text())["embedder"]["boundary_markers"] is True
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--texts", "{missing}"], "--texts .*: no such file"),
+        (["--texts", "{empty}"], "holds no non-blank line"),
+        (["--texts", "{latin1}"], "is not UTF-8"),
+        (["--texts", "{train}", "--preset", "nope"], "preset='nope' is unknown"),
+        (["--texts", "{train}", "--steps", "0"], "steps must be an int >= 1"),
+        (["--texts", "{train}", "-o", "{precious}"], "not an earlier hashembed save"),
+    ],
+)
+def test_cli_shrink_errors_are_one_line(
+    model_dir: Path, tmp_path: Path, capsys, args: list[str], message: str
+) -> None:
+    (tmp_path / "empty.txt").write_text("\n \n")
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1"))
+    (tmp_path / "train.txt").write_text("\n".join(TRAIN[:20]))
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "keep").write_text("x")
+    files = {"missing": "nope.txt", "empty": "empty.txt", "latin1": "latin1.txt", "train": "train.txt"}
+    names = {k: str(tmp_path / v) for k, v in {**files, "precious": "precious"}.items()}
+    argv = [a.format(**names) for a in args]
+    if "-o" not in argv:
+        argv += ["-o", str(tmp_path / "out")]
+    assert main(["shrink", str(model_dir), *argv]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hashembed: error: "), lines
+    assert re.search(message, lines[0]), lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_shrink_of_a_directory_that_is_no_model(tmp_path: Path, capsys) -> None:
+    (tmp_path / "t.txt").write_text("some text here\n")
+    assert main(["shrink", str(tmp_path), "--texts", str(tmp_path / "t.txt"), "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot be loaded as a transformers model" in err[0], err
+
+
+def test_pickled_student_layer_keeps_its_projection(teacher, tokenizer) -> None:
+    layer = _tiny(teacher, tokenizer, steps=1).model.get_input_embeddings()
+    clone = copy.deepcopy(layer)
+    ids = torch.tensor([[101, 2000, 102]])
+    assert torch.equal(clone(ids), layer(ids))
+
+
+class _FakeClock:
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def read(self) -> tuple[float, float]:
+        return self.seconds, self.seconds
+
+
+def test_schedule_warms_up_decays_and_follows_a_time_budget() -> None:
+    from hashembed.torch.shrink import _Schedule
+
+    clock = _FakeClock()
+    by_steps = _Schedule(100, None, clock)
+    assert by_steps(0) == pytest.approx(0.2) and by_steps(5) == pytest.approx(1.0)
+    assert by_steps(50) == pytest.approx(0.5 / 0.95) and by_steps(100) == 0.0
+    clock.seconds = 1e9  # no budget: time does not count
+    assert by_steps(50) == pytest.approx(0.5 / 0.95)
+
+    by_time = _Schedule(1_000_000, 60.0, clock)
+    clock.seconds = 30.0  # half the budget spent after 10 of a million steps
+    assert by_time.progress(10) == pytest.approx(0.5) and by_time(10) == pytest.approx(0.5 / 0.95)
+    clock.seconds = 60.0
+    assert by_time.progress(11) == 1.0 and by_time(11) == 0.0
