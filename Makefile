@@ -59,16 +59,6 @@ test-c: ## build the C library and run the C tests (golden vectors, errors, the 
 test-python: build ## pytest against the installed wheel
 	$(PY) -m pytest -q tests
 
-# torch is not in tests/requirements.txt: PyPI's Linux wheel pulls in GBs of CUDA libraries
-# (point TORCH_PIP_ARGS at a CPU-only index where one is reachable). Without torch,
-# tests/test_torch.py is skipped with its reason.
-TORCH_PIP_ARGS ?=
-
-.PHONY: test-all
-test-all: build ## pytest including the torch tests (installs torch into the virtualenv: large)
-	$(PY) -c "import torch" 2>/dev/null || $(PIP) install $(TORCH_PIP_ARGS) torch
-	$(PY) -m pytest -q tests
-
 .PHONY: wheel-check
 wheel-check: build ## install the wheel with plain pip into a fresh virtualenv and use it
 	rm -rf target/wheel-check
@@ -99,6 +89,10 @@ bench: build ## criterion benchmarks and the side-by-side comparison (the tables
 .PHONY: quality
 quality: build ## the quality report: docs/quality.md and its plots (about 10 minutes)
 	$(PY) eval/quality.py --out docs
+
+.PHONY: compression
+compression: build ## shrink all-MiniLM-L6-v2 and train classifiers: docs/compression.md (about 80 minutes)
+	$(PY) eval/compression.py --out docs --results target/compression
 
 .PHONY: fmt
 fmt: venv ## format Rust and Python sources

@@ -59,13 +59,14 @@ def make_data(n_train: int, n_test: int, seed: int = 0) -> dict[str, Any]:
         xs, ys = [], []
         for label, lang in enumerate(LANGS):
             top, p, rare_words = lists[lang]
-            for _ in range(n):
-                if rare:
-                    picked = [rare_words[i] for i in rng.integers(0, len(rare_words), WORDS_PER_PHRASE)]
-                else:
-                    picked = [top[i] for i in rng.choice(len(top), WORDS_PER_PHRASE, p=p)]
-                xs.append(picked)
-                ys.append(label)
+            shape = (n, WORDS_PER_PHRASE)
+            if rare:
+                picked = rng.integers(0, len(rare_words), shape)
+                xs += [[rare_words[i] for i in row] for row in picked]
+            else:
+                picked = rng.choice(len(top), shape, p=p)
+                xs += [[top[i] for i in row] for row in picked]
+            ys += [label] * n
         return xs, ys
 
     train = phrases(n_train, False)

@@ -406,6 +406,9 @@ def _train(
             optimizer.step()
             done, sentences = step + 1, sentences + len(picked)
             bar.note = f"loss {value:.4f}"
+            if max_seconds is not None:
+                left = max(0.0, max_seconds - clock.read()[0])
+                bar.note += f", time budget left {int(left) // 60}:{int(left) % 60:02d}"
             bar.update(len(picked))
             entry: dict[str, float] = {}
             if done % log_every == 0 or done == steps:
