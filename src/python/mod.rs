@@ -7,6 +7,7 @@ mod run;
 mod texts;
 
 use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyRuntimeError, PyValueError};
+use numpy::PyArrayMethods;
 use pyo3::prelude::*;
 
 use crate::error::Error;
@@ -65,8 +66,23 @@ fn default_threads() -> usize {
     crate::pool::default_threads()
 }
 
+/// Sets up what the bindings take from NumPy (its C API and rust-numpy's borrow checking) so
+/// that no later call does it. rust-numpy does it lazily, runs Python code on the way (numpy's
+/// version parser) and panics if that fails, so a Ctrl-C landing in a process's first batch
+/// was a PanicException. Here the same lookups are made fallibly first, where an exception
+/// propagates from the import; rust-numpy's own then find everything imported and cached.
+fn init_numpy(py: Python<'_>) -> PyResult<()> {
+    numpy::get_array_module(py)?.getattr("_ARRAY_API")?;
+    let probe = numpy::PyArray1::<half::f16>::zeros(py, 0, false);
+    let _borrow = probe.try_readwrite();
+    numpy::dtype::<f32>(py);
+    numpy::dtype::<f64>(py);
+    Ok(())
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    init_numpy(m.py())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<embedder::PyEmbedder>()?;
     m.add_function(wrap_pyfunction!(set_kernel, m)?)?;
