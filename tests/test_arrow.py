@@ -268,6 +268,7 @@ def test_an_all_null_array_is_zero_rows(embedder):
 @pytest.mark.parametrize("type_", [pa.string(), pa.binary(), pa.large_binary()])
 def test_invalid_utf8_in_a_later_chunk_writes_nothing(embedder, type_):
     """Defect 13: with out=, chunk 0 was written before chunk 1's invalid UTF-8 was found."""
+
     def typed(rows):
         binary = pa.array(rows, type=pa.binary())
         return binary.view(pa.string()) if type_ == pa.string() else binary.cast(type_)

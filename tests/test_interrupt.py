@@ -100,7 +100,11 @@ def test_interrupt_while_numpy_is_first_set_up_is_a_keyboard_interrupt():
     panics when that fails, so a Ctrl-C at that moment was a PanicException. It is now done
     when hashembed._core is imported, where the KeyboardInterrupt propagates."""
     result = subprocess.run(
-        [sys.executable, "-c", FIRST_NUMPY_USE_INTERRUPTED], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", FIRST_NUMPY_USE_INTERRUPTED],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert (result.returncode, result.stdout.strip()) == (0, "KeyboardInterrupt"), result.stderr
     assert "panicked" not in result.stderr

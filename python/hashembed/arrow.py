@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _embedder
+from . import _checks
 
 if TYPE_CHECKING:
     from ._embedder import HashEmbedder
@@ -45,7 +45,8 @@ def _is_view(pa: Any, t: Any) -> bool:
     return bool((is_string_view and is_string_view(t)) or (is_binary_view and is_binary_view(t)))
 
 
-def _check_type(pa: Any, t: Any) -> None:
+def check_type(pa: Any, t: Any) -> None:
+    """TypeError unless `t` is an Arrow type `embed_arrow` reads (the CLI checks a column with it)."""
     if pa.types.is_string(t) or pa.types.is_large_string(t) or _is_view(pa, t):
         return
     if pa.types.is_null(t):
@@ -68,7 +69,7 @@ def _as_arrow(pa: Any, array: Any) -> Any:
                 f"embed_arrow needs a pyarrow Array or ChunkedArray of strings, not {type(array).__name__} "
                 "(for a list of str, use embed_batch)"
             )
-    _check_type(pa, array.type)
+    check_type(pa, array.type)
     return array
 
 
@@ -179,8 +180,8 @@ def embed_arrow(
     if nulls == "error" and array.null_count:
         first = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
         raise ValueError(f"row {first} is null (nulls='error')")
-    dt = _embedder._dtype(dtype)
-    out = _embedder.output(out, (len(array), embedder.dim), dt)
+    dt = _checks.dtype_of(dtype)
+    out = _checks.output(out, (len(array), embedder.dim), dt)
     chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
     if len(chunks) > 1 or array.null_count:
         # More than one native call: each checks only its own rows before writing, so every

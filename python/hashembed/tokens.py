@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _embedder
+from . import _checks
 
 if TYPE_CHECKING:
     from ._embedder import HashEmbedder
@@ -62,7 +62,7 @@ def _token_rows(batch: Any) -> list[Sequence[Any]]:
     if not isinstance(batch, Iterable):
         raise TypeError(f"batch must be a sequence of token sequences, not {type(batch).__name__}")
     if isinstance(batch, (set, frozenset)):
-        raise _embedder.unordered("batch", batch)
+        raise _checks.unordered("batch", batch)
     rows: list[Sequence[Any]] = []
     for b, row in enumerate(batch):
         if isinstance(row, (list, tuple)):
@@ -73,7 +73,7 @@ def _token_rows(batch: Any) -> list[Sequence[Any]]:
                 "(for one sequence, pass [tokens])"
             )
         elif isinstance(row, (set, frozenset)):
-            raise _embedder.unordered(f"batch[{b}]", row)
+            raise _checks.unordered(f"batch[{b}]", row)
         elif isinstance(row, np.ndarray):
             if row.ndim != 1:
                 raise ValueError(f"batch[{b}] must be one-dimensional, got an array of shape {row.shape}")
@@ -89,12 +89,12 @@ def _check_size(embedder: HashEmbedder, batch: int, seq: int, out: Any, dtype: A
     """Refuses an output that cannot fit in memory, or an `out` of the wrong shape, before the
     (batch, seq) mask and positions are built: a huge `pad_to_multiple_of` would otherwise
     fill the memory with them before the output's own check."""
-    dt = _embedder._dtype(dtype)
+    dt = _checks.dtype_of(dtype)
     shape = (batch, seq, embedder.dim)
     if out is None:
-        _embedder.check_fits(shape, dt, extra=batch * seq + 8 * seq)
+        _checks.check_fits(shape, dt, extra=batch * seq + 8 * seq)
     else:
-        _embedder.check_out(out, shape, dt)
+        _checks.check_out(out, shape, dt)
 
 
 def _fill(
@@ -111,10 +111,10 @@ def _fill(
 
     `where(k)` names token k in a TypeError (the native code reports "texts[k]").
     """
-    dt = _embedder._dtype(dtype)
+    dt = _checks.dtype_of(dtype)
     batch, seq = mask.shape
     shape = (batch, seq, embedder.dim)
-    out = _embedder.output(out, shape, dt)
+    out = _checks.output(out, shape, dt)
     flat = out.view()
     flat.shape = (batch * seq, embedder.dim)  # a view, never a copy: out is C-contiguous
     if tokens:

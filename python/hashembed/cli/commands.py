@@ -21,11 +21,11 @@ from .. import (
     load_tokenizer,
     save_table,
 )
-from .config import embedder_from
+from .config import check_positive, embedder_from
 from .errors import PROG, CLIError
 from .output import NpyWriter, Outputs
 from .progress import Progress
-from .sources import TABLE_SUFFIXES, ArrowSource, TextSource, buffer_stdin
+from .sources import TABLE_SUFFIXES, ArrowSource, TextSource, rereadable
 
 CHUNK_BYTES = 1 << 22  # output bytes per chunk when --batch-size is not given
 
@@ -40,10 +40,12 @@ def _existing(path: str, what: str = "") -> Path:
     return p
 
 
-def _check_parent(out: Path) -> None:
+def _check_output(out: Path) -> None:
     parent = out.parent
     if not parent.is_dir():
         raise CLIError(f"cannot write {out}: the directory {parent} does not exist")
+    if out.is_dir():
+        raise CLIError(f"cannot write {out}: it is a directory")
 
 
 def _load_tokenizer(path: str) -> Any:
@@ -57,35 +59,33 @@ def cmd_embed(args: argparse.Namespace) -> int:
     time through a memory map of just that chunk, so neither the input nor the output is ever
     held whole."""
     embedder = embedder_from(args)
+    check_positive(args, "--batch-size")
     dtype = np.dtype(args.dtype)
     if args.batch_size is None:
         # about CHUNK_BYTES of output per chunk; a line has many tokens, so fewer lines then
         rows = min(max(CHUNK_BYTES // (embedder.dim * dtype.itemsize), 1024), 65536)
         args.batch_size = max(rows // 8, 256) if args.tokenizer else rows
-    elif args.batch_size < 1:
-        raise CLIError(f"--batch-size must be at least 1, got {args.batch_size}")
-    embedder.embed_batch([], num_threads=args.threads)  # validates --threads up front
     tokenizer = _load_tokenizer(args.tokenizer) if args.tokenizer else None
 
     with contextlib.ExitStack() as stack:
         if args.input == "-":
             if args.output is None:
                 raise CLIError("reading stdin needs an output file: pass -o OUT.npy")
-            path, name = buffer_stdin(stack), "<stdin>"
+            given, name = None, "<stdin>"
         else:
-            path, name = _existing(args.input), args.input
-        table = path.suffix.lower() in TABLE_SUFFIXES and args.input != "-"
+            given, name = _existing(args.input), args.input
+        out = Path(args.output) if args.output is not None else Path(args.input).with_suffix(".npy")
+        if out.suffix != ".npy":
+            raise CLIError(f"the output {out} must end in .npy")
+        _check_output(out)
+        if given is not None and out.exists() and os.path.samefile(out, given):
+            raise CLIError(f"the output {out} would overwrite the input: pass -o")
+        path = rereadable(stack, given)
+        table = given is not None and given.suffix.lower() in TABLE_SUFFIXES
         if args.column is not None and not table:
             raise CLIError(f"--column applies to {', '.join(TABLE_SUFFIXES)} input, not {name}")
         source: TextSource | ArrowSource
         source = ArrowSource(path, name, args.column) if table else TextSource(path, name)
-
-        out = Path(args.output) if args.output is not None else path.with_suffix(".npy")
-        if out.suffix != ".npy":
-            raise CLIError(f"the output {out} must end in .npy")
-        _check_parent(out)
-        if out.exists() and args.input != "-" and os.path.samefile(out, path):
-            raise CLIError(f"the output {out} would overwrite the input: pass -o")
         offsets_out = out.with_name(out.name[: -len(".npy")] + ".offsets.npy")
 
         outputs = Outputs()
@@ -122,7 +122,7 @@ def _embed_rows(
     args: argparse.Namespace,
 ) -> int:
     total = source.count()
-    writer = NpyWriter(outputs.temp_for(out), (total, embedder.dim), dtype)
+    writer = NpyWriter(outputs.temp_for(out), (total, embedder.dim), dtype, out)
     row = 0
     with _progress(total, args) as progress:
         if isinstance(source, TextSource):
@@ -176,7 +176,7 @@ def _embed_tokens(
     args: argparse.Namespace,
 ) -> int:
     lines = source.count()
-    offsets = NpyWriter(outputs.temp_for(offsets_out), (lines + 1,), np.dtype(np.int64))
+    offsets = NpyWriter(outputs.temp_for(offsets_out), (lines + 1,), np.dtype(np.int64), offsets_out)
     with offsets.window(0, 1) as view:
         view[0] = 0
     # a first tokenizing pass counts each line's tokens, which sizes the output and fills the offsets
@@ -196,7 +196,7 @@ def _embed_tokens(
             progress.update(n)
     if line != lines:
         raise _changed(source.name)
-    writer = NpyWriter(outputs.temp_for(out), (total, embedder.dim), dtype)
+    writer = NpyWriter(outputs.temp_for(out), (total, embedder.dim), dtype, out)
     row = 0
     with _progress(total, args) as progress:
         for texts in source.str_batches(args.batch_size, args.nulls):
@@ -218,9 +218,12 @@ def cmd_vocab(args: argparse.Namespace) -> int:
     embedder = embedder_from(args)
     if Path(args.output).suffix not in (".npy", ".safetensors"):
         raise CLIError(f"the output {args.output} must end in .npy or .safetensors")
-    _check_parent(Path(args.output))
-    tokenizer = _load_tokenizer(args.tokenizer)
-    table = embedder.embed_vocab(tokenizer)
+    _check_output(Path(args.output))
+    # The file itself, as embed_vocab reads it: a vocab.txt need not be BERT's (it is not a
+    # tokenizer here), and a repeated line is a row of its own.
+    table = embedder.embed_vocab(
+        _existing(args.tokenizer, "tokenizer"), dtype=args.dtype, num_threads=args.threads
+    )
     save_table(args.output, table)
     if not args.quiet:
         rows, dim = table.shape

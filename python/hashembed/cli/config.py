@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 
 from .. import HashEmbedder
+from .._embedder import PRESETS
+from .errors import CLIError
 
 
 def _layout(value: str) -> str | tuple[int, ...]:
@@ -20,8 +22,18 @@ def _layout(value: str) -> str | tuple[int, ...]:
     return sizes
 
 
+def add_output_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dtype", choices=("float32", "float64", "float16"), default="float32")
+    parser.add_argument("--threads", type=int, metavar="N", help="worker threads (default: all cores)")
+
+
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("embedding configuration (defaults: the library's)")
+    g = parser.add_argument_group("embedding configuration (defaults: the library's, or the preset's)")
+    g.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        help="a named configuration from docs/quality.md; the flags below override its values",
+    )
     g.add_argument("--dim", type=int, help="output dimension (768)")
     g.add_argument("--max-ngram", type=int, help="largest n-gram size (3)")
     g.add_argument(
@@ -31,13 +43,37 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--base", type=int, help="polynomial hash base (31)")
     g.add_argument("--hash-modulus", type=int, help="polynomial hash modulus (1000000007)")
     g.add_argument("--buckets", type=int, help="projection modulus (1000000007)")
+    g.add_argument(
+        "--boundary-markers",
+        action=argparse.BooleanOptionalAction,
+        help="wrap each text in U+0002 ... U+0003 before hashing (off)",
+    )
+
+
+def check_positive(args: argparse.Namespace, *flags: str) -> None:
+    """CLIError naming the flag if one of `flags` (such as "--threads") was given below 1."""
+    for flag in flags:
+        value = getattr(args, flag[2:].replace("-", "_"), None)
+        if value is not None and value < 1:
+            raise CLIError(f"{flag} must be at least 1, got {value}")
 
 
 def embedder_from(args: argparse.Namespace) -> HashEmbedder:
-    """The embedder of the flags given; the library's defaults for the others."""
+    """The embedder of the flags given (the preset's, else the library's defaults for the
+    others); also checks --threads, which every command using an embedder may take."""
+    check_positive(args, "--threads")
     config = {
         key: getattr(args, key)
-        for key in ("dim", "max_ngram", "layout", "seed", "base", "hash_modulus", "buckets")
+        for key in (
+            "dim",
+            "max_ngram",
+            "layout",
+            "seed",
+            "base",
+            "hash_modulus",
+            "buckets",
+            "boundary_markers",
+        )
         if getattr(args, key) is not None
     }
-    return HashEmbedder(**config)
+    return HashEmbedder.preset(args.preset or "default", **config)
