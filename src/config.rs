@@ -101,10 +101,10 @@ pub fn range_text(param: &str) -> &'static str {
     match param {
         "dim" => "1 <= dim <= 65536",
         "max_ngram" => "1 <= max_ngram <= 8",
-        "seed" => "0 <= seed < 2**64",
-        "base" => "1 <= base < 2**31",
-        "hash_modulus" => "2 <= hash_modulus < 2**31",
-        "buckets" => "3 <= buckets < 2**31",
+        "seed" => "0 <= seed <= 18446744073709551615",
+        "base" => "1 <= base <= 2147483647",
+        "hash_modulus" => "2 <= hash_modulus <= 2147483647",
+        "buckets" => "3 <= buckets <= 2147483647",
         _ => "a positive integer",
     }
 }

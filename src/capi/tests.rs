@@ -671,7 +671,8 @@ fn a_text_too_large_to_decode_is_too_large() {
         .env(ALLOCATION_CHILD, "1")
         .output()
         .unwrap();
-    let log = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{:?}\n{log}", out.status);
     assert!(log.contains("1 passed"), "{log}");
 }

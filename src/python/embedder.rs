@@ -7,6 +7,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
+use super::errors::{self, ParameterError, ParameterTypeError};
 use super::{args, run, texts, to_py};
 use crate::batch::{Texts, LONG_TEXT};
 use crate::config::{range_text, Config, MAX_NGRAM};
@@ -44,10 +45,12 @@ impl PyEmbedder {
     ) -> PyResult<Self> {
         let max_ngram = args::param(max_ngram, "max_ngram")?;
         if !(1..=MAX_NGRAM as u64).contains(&max_ngram) {
-            return Err(PyValueError::new_err(format!(
-                "max_ngram={max_ngram} is out of range: expected {}",
-                range_text("max_ngram")
-            )));
+            // Checked before the layout, whose length depends on it.
+            return Err(to_py(Error::OutOfRange {
+                param: "max_ngram",
+                value: max_ngram,
+                range: range_text("max_ngram"),
+            }));
         }
         let config = Config {
             dim: args::param(dim, "dim")?,
@@ -156,9 +159,12 @@ impl PyEmbedder {
         texts: &Bound<'_, PyAny>,
         out: &Bound<'_, PyAny>,
         num_threads: Option<&Bound<'_, PyAny>>,
-        rows: Option<PyReadonlyArray1<'_, i64>>,
+        rows: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let threads = threads_arg(num_threads)?;
+        let rows = rows
+            .map(|r| array_arg::<i64>(r, "rows", "int64"))
+            .transpose()?;
         let (chars, offsets) = texts::gather(texts)?;
         let batch = Texts::new(&chars, &offsets).map_err(to_py)?;
         write_rows(
@@ -177,13 +183,18 @@ impl PyEmbedder {
     fn embed_utf8_into(
         &self,
         py: Python<'_>,
-        data: PyReadonlyArray1<'_, u8>,
-        offsets: PyReadonlyArray1<'_, i64>,
+        data: &Bound<'_, PyAny>,
+        offsets: &Bound<'_, PyAny>,
         out: &Bound<'_, PyAny>,
         num_threads: Option<&Bound<'_, PyAny>>,
-        rows: Option<PyReadonlyArray1<'_, i64>>,
+        rows: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let threads = threads_arg(num_threads)?;
+        let data = array_arg::<u8>(data, "data", "uint8")?;
+        let offsets = array_arg::<i64>(offsets, "offsets", "int64")?;
+        let rows = rows
+            .map(|r| array_arg::<i64>(r, "rows", "int64"))
+            .transpose()?;
         let offs: Vec<u64> = offsets
             .as_array()
             .iter()
@@ -209,18 +220,47 @@ impl PyEmbedder {
 }
 
 fn threads_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
+    const RANGE: &str = "None or 1 <= num_threads <= 1024";
     match obj.filter(|o| !o.is_none()) {
         None => Ok(None),
         Some(o) => {
-            let n = args::int_arg(o, "num_threads", "1 <= num_threads <= 1024")?;
+            let n = args::int_arg(o, "num_threads", None, RANGE)?;
             if !(1..=1024).contains(&n) {
-                return Err(PyValueError::new_err(format!(
-                    "num_threads={n} is out of range: expected None or 1 <= num_threads <= 1024"
-                )));
+                let message = format!("num_threads={n} is out of range: expected {RANGE}");
+                return Err(errors::parameter::<ParameterError>(
+                    o.py(),
+                    message,
+                    "num_threads",
+                    None,
+                    Some(o.clone()),
+                ));
             }
             Ok(Some(n as usize))
         }
     }
+}
+
+/// A 1-D array argument of `T` (`dtype` names it), or a TypeError saying what it is instead
+/// (PyO3's own says "'ndarray' object is not an instance of 'ndarray'").
+fn array_arg<'py, T: numpy::Element>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+    dtype: &str,
+) -> PyResult<PyReadonlyArray1<'py, T>> {
+    let py = obj.py();
+    let wrong = |what: String| {
+        let message = format!("{name} must be a 1-D numpy array of {dtype}, not {what}");
+        errors::parameter::<ParameterTypeError>(py, message, name, None, None)
+    };
+    let Ok(array) = obj.cast::<PyArray1<T>>() else {
+        return Err(wrong(match obj.cast::<PyUntypedArray>() {
+            Ok(a) => format!("a {}-D array of {}", a.ndim(), a.dtype()),
+            Err(_) => args::type_name(obj),
+        }));
+    };
+    array
+        .try_readonly()
+        .map_err(|_| PyValueError::new_err(format!("{name} is being written by another thread")))
 }
 
 fn rows_arg(rows: Option<&PyReadonlyArray1<'_, i64>>) -> PyResult<Option<Vec<usize>>> {
@@ -229,8 +269,11 @@ fn rows_arg(rows: Option<&PyReadonlyArray1<'_, i64>>) -> PyResult<Option<Vec<usi
             .iter()
             .enumerate()
             .map(|(index, &row)| {
-                usize::try_from(row)
-                    .map_err(|_| PyValueError::new_err(format!("rows[{index}]={row} is negative")))
+                usize::try_from(row).map_err(|_| {
+                    let message = format!("rows[{index}]={row} is negative");
+                    let value = row.into_pyobject(r.py()).ok().map(|v| v.into_any());
+                    errors::parameter::<ParameterError>(r.py(), message, "rows", Some(index), value)
+                })
             })
             .collect()
     })

@@ -3,18 +3,23 @@
 
 mod args;
 mod embedder;
+mod errors;
 mod run;
 mod texts;
 
-use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyRuntimeError, PyValueError};
 use numpy::PyArrayMethods;
+use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 
 use crate::error::Error;
 use crate::kernel::{self, Kernel};
 
-/// The exception for a core error.
+/// The exception for a core error. Called with the GIL held (after any `detach`).
 fn to_py(e: Error) -> PyErr {
+    if let Some(err) = Python::attach(|py| errors::of_core(py, e)) {
+        return err;
+    }
     match e {
         Error::TooLarge => PyMemoryError::new_err(e.to_string()),
         Error::Threads => PyRuntimeError::new_err(e.to_string()),
@@ -32,16 +37,49 @@ fn available_memory() -> Option<u64> {
     Some(kb.saturating_mul(1024))
 }
 
+/// The kernel `name` (a str, else ParameterTypeError) names, as `setting` (what the message
+/// calls it: "kernel" or "HASHEMBED_KERNEL") says it.
+fn kernel_named(name: &Bound<'_, PyAny>, setting: &str) -> PyResult<Kernel> {
+    let py = name.py();
+    let text = name.cast::<PyString>().map_err(|_| {
+        let ty = args::type_name(name);
+        let message = format!("{setting} must be a str, not {ty}");
+        errors::parameter::<errors::ParameterTypeError>(
+            py,
+            message,
+            setting,
+            None,
+            Some(name.clone()),
+        )
+    })?;
+    let text = text.to_cow()?;
+    Kernel::from_name(text.trim()).map_err(|e| {
+        let message = match e {
+            Error::UnknownKernel => format!(
+                "{setting}={text:?} is unknown: expected 'auto', 'scalar', 'avx2' or 'avx512'"
+            ),
+            e => format!("{setting}={text:?}: {e}"),
+        };
+        errors::parameter::<errors::ParameterError>(py, message, setting, None, Some(name.clone()))
+    })
+}
+
 /// Forces the projection kernel for the whole process: "auto", "scalar", "avx2" or "avx512".
 #[pyfunction]
-fn set_kernel(name: &str) -> PyResult<()> {
-    let k = Kernel::from_name(name).map_err(|e| match e {
-        Error::UnknownKernel => PyValueError::new_err(format!(
-            "kernel={name:?} is unknown: expected 'auto', 'scalar', 'avx2' or 'avx512'"
+fn set_kernel(name: &Bound<'_, PyAny>) -> PyResult<()> {
+    kernel::set_active(kernel_named(name, "kernel")?).map_err(to_py)
+}
+
+/// The kernel `HASHEMBED_KERNEL` asks for, checked: a value the core would ignore (it cannot
+/// report one) is an error here, at import, rather than a silent fallback.
+fn check_kernel_env(py: Python<'_>) -> PyResult<()> {
+    match std::env::var("HASHEMBED_KERNEL") {
+        Ok(value) => kernel_named(PyString::new(py, &value).as_any(), "HASHEMBED_KERNEL").map(drop),
+        Err(std::env::VarError::NotPresent) => Ok(()),
+        Err(std::env::VarError::NotUnicode(_)) => Err(PyValueError::new_err(
+            "HASHEMBED_KERNEL is not valid text: expected 'auto', 'scalar', 'avx2' or 'avx512'",
         )),
-        e => to_py(e),
-    })?;
-    kernel::set_active(k).map_err(to_py)
+    }
 }
 
 /// The kernel in use.
@@ -83,6 +121,8 @@ fn init_numpy(py: Python<'_>) -> PyResult<()> {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     init_numpy(m.py())?;
+    check_kernel_env(m.py())?;
+    errors::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<embedder::PyEmbedder>()?;
     m.add_function(wrap_pyfunction!(set_kernel, m)?)?;
