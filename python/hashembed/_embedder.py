@@ -86,6 +86,13 @@ class HashEmbedder(_core.Embedder):
             raise ValueError(f"preset={name!r} is unknown: expected one of {', '.join(map(repr, PRESETS))}")
         return cls(**{**PRESETS[name], **overrides})
 
+    def embed(self, text: str, *, dtype: Any = "float32") -> np.ndarray:
+        """The embedding of one str, shape (dim,), as float32, float64 or float16."""
+        dt = dtype_of(dtype)
+        if dt == np.float32 or not isinstance(text, str):
+            return super().embed(text)  # the native call also refuses a non-str, naming `text`
+        return self.embed_batch([text], dtype=dt)[0]
+
     def embed_batch(
         self,
         texts: Any,
@@ -206,11 +213,10 @@ class HashEmbedder(_core.Embedder):
         return _arrow.embed_arrow(self, array, nulls=nulls, out=out, dtype=dtype, num_threads=num_threads)
 
     def __call__(self, texts: Any, **kwargs: Any) -> np.ndarray:
-        """`embed` for a str, `embed_batch` for a sequence of them."""
+        """`embed` for a str, `embed_batch` for a sequence of them (keyword arguments go to
+        whichever is called)."""
         if isinstance(texts, str):
-            if kwargs:
-                raise TypeError(f"embed() of a single str takes no options, got {sorted(kwargs)}")
-            return self.embed(texts)
+            return self.embed(texts, **kwargs)
         return self.embed_batch(texts, **kwargs)
 
     def _key(self) -> tuple[Any, ...]:

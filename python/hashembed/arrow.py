@@ -12,19 +12,17 @@ a copy of the data without those bytes.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _checks
+from .errors import ItemError, item_error, renamed
 
 if TYPE_CHECKING:
     from ._embedder import HashEmbedder
 
 __all__ = ["embed_arrow"]
-
-_NATIVE_UTF8 = re.compile(r"^text (\d+) is not valid UTF-8")
 
 # Above this many null rows whose offsets span bytes, those rows are cut out of a copy of
 # the data rather than embedding the valid runs between them with one native call each.
@@ -84,11 +82,9 @@ def _utf8(
     """Rows `first_row ...` of the array: data[offsets[i]:offsets[i+1]] into out[i]."""
     try:
         embedder.embed_utf8_into(data, offsets, out, num_threads)
-    except ValueError as e:
-        m = _NATIVE_UTF8.match(str(e))
-        if m is None:
-            raise
-        raise ValueError(f"row {first_row + int(m.group(1))}{str(e)[m.end(1) :]}") from None
+    except ItemError as e:
+        row = first_row + e.index
+        raise renamed(e, f"row {row}", row) from None
 
 
 def _check_utf8(pa: Any, chunks: list[Any]) -> None:
@@ -107,7 +103,10 @@ def _check_utf8(pa: Any, chunks: list[Any]) -> None:
                         if value is not None:
                             value.decode("utf-8")
                     except UnicodeDecodeError as e:
-                        raise ValueError(f"row {start + i} is not valid UTF-8 (at byte {e.start})") from None
+                        reason = f"is not valid UTF-8 (at byte {e.start})"
+                        raise item_error(
+                            ItemError, f"row {start + i}", start + i, reason, byte=e.start
+                        ) from None
                 raise
         start += len(chunk)
 
@@ -179,7 +178,7 @@ def embed_arrow(
     array = _as_arrow(pa, array)
     if nulls == "error" and array.null_count:
         first = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
-        raise ValueError(f"row {first} is null (nulls='error')")
+        raise item_error(ItemError, f"row {first}", first, "is null (nulls='error')")
     dt = _checks.dtype_of(dtype)
     out = _checks.output(out, (len(array), embedder.dim), dt)
     chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]

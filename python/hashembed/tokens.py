@@ -14,20 +14,18 @@ are never imported here, so neither is needed unless you pass their objects.
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _checks
+from .errors import ItemTypeError, renamed
 
 if TYPE_CHECKING:
     from ._embedder import HashEmbedder
 
 __all__ = ["embed_encodings", "embed_tokens"]
-
-_NATIVE_INDEX = re.compile(r"^texts\[(\d+)\]")
 
 
 def _positive_int(value: Any, name: str) -> int | None:
@@ -105,11 +103,12 @@ def _fill(
     out: np.ndarray | None,
     dtype: Any,
     num_threads: int | None,
-    where: Callable[[int], str],
+    where: Callable[[int], tuple[str, tuple[int, int]]],
 ) -> np.ndarray:
     """Writes token k at flat position positions[k] of a (B, S, dim) output, zeros elsewhere.
 
-    `where(k)` names token k in a TypeError (the native code reports "texts[k]").
+    `where(k)` is how an error names token k, and its (sequence, token) index (the native
+    code says "texts[k]").
     """
     dt = _checks.dtype_of(dtype)
     batch, seq = mask.shape
@@ -120,12 +119,8 @@ def _fill(
     if tokens:
         try:
             embedder.embed_batch_into(tokens, flat, num_threads, positions)
-        except TypeError as e:
-            m = _NATIVE_INDEX.match(str(e))
-            if m is None:
-                raise
-            rest = str(e)[m.end() :]
-            raise TypeError(f"{where(int(m.group(1)))}{rest}") from None
+        except ItemTypeError as e:
+            raise renamed(e, *where(e.index)) from None
     written = np.zeros(batch * seq, dtype=bool)
     written[positions] = True
     if not written.all():
@@ -158,9 +153,10 @@ def embed_tokens(
     positions = np.flatnonzero(mask)  # row-major, the order of `tokens`
     ends = np.cumsum(lens)
 
-    def where(k: int) -> str:
+    def where(k: int) -> tuple[str, tuple[int, int]]:
         b = int(np.searchsorted(ends, k, side="right"))
-        return f"batch[{b}][{k - (int(ends[b]) - int(lens[b]))}]"
+        j = k - (int(ends[b]) - int(lens[b]))
+        return f"batch[{b}][{j}]", (b, j)
 
     out = _fill(embedder, tokens, positions, mask, out, dtype, num_threads, where)
     return out, mask
@@ -240,8 +236,9 @@ def embed_encodings(
     src = (starts[b_idx] + j_idx).tolist() if len(positions) else []
     tokens = list(map(flat_tokens.__getitem__, src))
 
-    def where(k: int) -> str:
-        return f"encodings[{int(b_idx[k])}].tokens[{int(j_idx[k])}]"
+    def where(k: int) -> tuple[str, tuple[int, int]]:
+        b, j = int(b_idx[k]), int(j_idx[k])
+        return f"encodings[{b}].tokens[{j}]", (b, j)
 
     out = _fill(embedder, tokens, positions, mask, out, dtype, num_threads, where)
     return out, mask

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from .. import (
     load_tokenizer,
     save_table,
 )
+from ..errors import ItemError
 from .config import check_positive, embedder_from
 from .errors import PROG, CLIError
 from .output import NpyWriter, Outputs
@@ -133,11 +133,8 @@ def _embed_rows(
                 with writer.window(row, row + n) as view:
                     try:
                         embedder.embed_utf8_into(data, offsets, view, args.threads)
-                    except ValueError:
-                        message = source.explain_utf8_error(data, offsets, first_line)
-                        if message is None:
-                            raise
-                        raise CLIError(message) from None
+                    except ItemError as e:
+                        raise CLIError(f"{source.name}: line {first_line + e.index + 1} {e.reason}") from None
                 row += n
                 progress.update(n)
         else:
@@ -150,13 +147,9 @@ def _embed_rows(
                         embedder.embed_arrow(
                             array, nulls=args.nulls, out=view, dtype=dtype, num_threads=args.threads
                         )
-                    except ValueError as e:
-                        m = re.match(r"row (\d+)", str(e))
-                        if m is None:
-                            raise
+                    except ItemError as e:
                         raise CLIError(
-                            f"{source.name}: column {source.column!r}: row {row + int(m.group(1))}"
-                            f"{str(e)[m.end(1) :]}"
+                            f"{source.name}: column {source.column!r}: row {row + e.index} {e.reason}"
                         ) from None
                 row += n
                 progress.update(n)

@@ -119,15 +119,6 @@ class TextSource:
                     line += 1
                 yield texts
 
-    def explain_utf8_error(self, data: np.ndarray, offsets: np.ndarray, first_line: int) -> str | None:
-        raw = data.tobytes()
-        for i in range(len(offsets) - 1):
-            try:
-                raw[offsets[i] : offsets[i + 1]].decode("utf-8")
-            except UnicodeDecodeError as e:
-                return f"{self.name}: line {first_line + i + 1} is not valid UTF-8 (at byte {e.start})"
-        return None
-
 
 class ArrowSource:
     """One string column of a Parquet or Arrow IPC (Feather v2) file, read a record batch at
