@@ -219,33 +219,6 @@ class HashEmbedder(_core.Embedder):
             return self.embed(texts, **kwargs)
         return self.embed_batch(texts, **kwargs)
 
-    def _key(self) -> tuple[Any, ...]:
-        # The embedder is immutable, so the key (which copies the seed vector) is made once.
-        key = self.__dict__.get("_cached_key")
-        if key is None:
-            key = self.__dict__["_cached_key"] = self._make_key()
-        return key
-
-    def _make_key(self) -> tuple[Any, ...]:
-        return (
-            self.dim,
-            self.max_ngram,
-            self.layout,
-            self.base,
-            self.hash_modulus,
-            self.buckets,
-            self.hash_seeds.tobytes(),
-            self.boundary_markers,
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, HashEmbedder):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
     def __repr__(self) -> str:
         cfg = self.config()
         seeds = cfg.pop("hash_seeds")

@@ -47,6 +47,16 @@ impl Kernel {
         }
     }
 
+    /// The kernel in use (see [`active`]).
+    pub fn active() -> Kernel {
+        active()
+    }
+
+    /// Makes this kernel the one used from now on, in the whole process (see [`set_active`]).
+    pub fn set_active(self) -> Result<(), Error> {
+        set_active(self)
+    }
+
     pub fn is_supported(self) -> bool {
         match self {
             Kernel::Scalar => true,

@@ -5,7 +5,8 @@ use numpy::{
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::pyclass::CompareOp;
+use pyo3::types::{PyBool, PyTuple};
 
 use super::errors::{self, ParameterError, ParameterTypeError};
 use super::{args, run, texts, to_py};
@@ -124,6 +125,27 @@ impl PyEmbedder {
     #[getter]
     fn explicit_hash_seeds(&self) -> bool {
         self.inner.has_explicit_seeds()
+    }
+
+    /// Equal when both compute the same function (see the core's `Embedder`: `seed` alone
+    /// does not count, since it only derives the seeds).
+    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp, py: Python<'_>) -> Py<PyAny> {
+        let Ok(other) = other.cast::<PyEmbedder>() else {
+            return py.NotImplemented();
+        };
+        let equal = self.inner == other.get().inner;
+        let result = match op {
+            CompareOp::Eq => equal,
+            CompareOp::Ne => !equal,
+            _ => return py.NotImplemented(),
+        };
+        PyBool::new(py, result).to_owned().into_any().unbind()
+    }
+
+    fn __hash__(&self) -> u64 {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        // Fixed keys: the same function hashes the same in every process.
+        BuildHasherDefault::<DefaultHasher>::default().hash_one(&self.inner)
     }
 
     /// The float32 embedding of one string, shape `(dim,)`.
