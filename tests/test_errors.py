@@ -283,9 +283,10 @@ def test_two_dimensional_numpy_batch():
         HashEmbedder(8).embed_batch(np.array([["a", "b"], ["c", "d"]]))
 
 
-def test_call_with_a_str_takes_no_options():
-    with pytest.raises(TypeError, match="dtype"):
-        HashEmbedder(8)("a", dtype="float64")
+def test_call_with_a_str_takes_only_the_options_of_embed():
+    assert HashEmbedder(8)("a", dtype="float64").dtype == np.float64
+    with pytest.raises(TypeError, match="num_threads"):
+        HashEmbedder(8)("a", num_threads=2)
 
 
 @pytest.mark.parametrize("item", [1, b"x", None])
