@@ -656,3 +656,21 @@ def test_optional_modules_are_lazy_attributes():
     except ImportError:
         assert lines[1] == "hashembed.torch needs torch: pip install 'hashembed[torch]'"
     assert lines[-1] == "True False"
+
+
+def test_the_native_entry_points_are_not_public():
+    """Contract 2: HashEmbedder holds the native embedder instead of extending it, so its
+    raw entry points are not part of the API; texts given as UTF-8 have a public method."""
+    e = HashEmbedder(16)
+    assert not isinstance(e, hashembed._core.Embedder)
+    for name in ("embed_batch_into", "embed_utf8_into"):
+        assert not hasattr(e, name), name
+    data = np.frombuffer("héllo wörld".encode(), np.uint8)
+    offsets = np.array([0, 6, 6, len(data)], np.int64)
+    got = e.embed_utf8(data, offsets, dtype="float64")
+    assert_same_bits(got, e.embed_batch(["héllo", "", " wörld"], dtype="float64"))
+    with pytest.raises(hashembed.ItemError) as info:
+        e.embed_utf8(np.frombuffer(b"ok\xff", np.uint8), np.array([0, 2, 3]))
+    assert (info.value.index, info.value.byte) == (1, 0)
+    with pytest.raises(AttributeError):
+        e.dim = 3

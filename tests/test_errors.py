@@ -445,9 +445,9 @@ def test_unclear_errors_are_clear():
     with pytest.raises(
         TypeError, match=r"^offsets must be a 1-D numpy array of int64, not a 1-D array of int32$"
     ):
-        e.embed_utf8_into(data, offsets.astype(np.int32), out)
+        e._native.embed_utf8_into(data, offsets.astype(np.int32), out)
     with pytest.raises(TypeError, match=r"^rows must be a 1-D numpy array of int64, not list$"):
-        e.embed_batch_into(["a", "b"], out, None, [0, 1])
+        e._native.embed_batch_into(["a", "b"], out, None, [0, 1])
     with pytest.raises(ValueError, match=r"^dtype='>f4' is not supported: .*byte order"):
         e.embed_batch(["a"], dtype=">f4")
 

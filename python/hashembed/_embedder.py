@@ -1,5 +1,6 @@
-"""`HashEmbedder`: the native embedder plus what is easier said in Python (argument
-normalisation, output allocation, pickling, equality)."""
+"""`HashEmbedder`: the native embedder (`hashembed._core.Embedder`, which it holds, not
+extends, so the native entry points stay private) plus what is easier said in Python:
+defaults, argument normalisation, output allocation, pickling, presets."""
 
 from __future__ import annotations
 
@@ -25,15 +26,17 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-class HashEmbedder(_core.Embedder):
+class HashEmbedder:
     """A dynamic hash embedding with a fixed configuration; see docs/spec.md for the function.
 
     Immutable and thread-safe: share one instance between threads, pickle it to send it to
     worker processes (it pickles to its small configuration).
     """
 
-    def __new__(
-        cls,
+    __slots__ = ("_layout_arg", "_native")
+
+    def __init__(
+        self,
         dim: int = 768,
         *,
         max_ngram: int = 3,
@@ -44,13 +47,12 @@ class HashEmbedder(_core.Embedder):
         buckets: int = 1_000_000_007,
         hash_seeds: Any = None,
         boundary_markers: bool = False,
-    ) -> HashEmbedder:
+    ) -> None:
         if isinstance(hash_seeds, np.ndarray):
             hash_seeds = hash_seeds.tolist()
         if not isinstance(layout, str) and isinstance(layout, Iterable):
             layout = tuple(layout)  # read a one-shot iterator once, for both uses below
-        self = super().__new__(
-            cls,
+        self._native = _core.Embedder(
             dim,
             max_ngram=max_ngram,
             layout=layout,
@@ -62,7 +64,56 @@ class HashEmbedder(_core.Embedder):
             boundary_markers=boundary_markers,
         )
         self._layout_arg = layout if isinstance(layout, str) else tuple(int(x) for x in layout)
-        return self
+
+    @property
+    def dim(self) -> int:
+        """Output dimension."""
+        return self._native.dim
+
+    @property
+    def max_ngram(self) -> int:
+        """Largest n-gram size."""
+        return self._native.max_ngram
+
+    @property
+    def layout(self) -> tuple[int, ...]:
+        """Output positions of each n-gram size, smallest size first."""
+        return self._native.layout
+
+    @property
+    def seed(self) -> int:
+        """Seed of the derived hash seeds."""
+        return self._native.seed
+
+    @property
+    def base(self) -> int:
+        """Polynomial hash base."""
+        return self._native.base
+
+    @property
+    def hash_modulus(self) -> int:
+        """Polynomial hash modulus."""
+        return self._native.hash_modulus
+
+    @property
+    def buckets(self) -> int:
+        """Projection modulus."""
+        return self._native.buckets
+
+    @property
+    def hash_seeds(self) -> np.ndarray:
+        """A copy of the hash seeds, one per output position (uint32)."""
+        return self._native.hash_seeds
+
+    @property
+    def boundary_markers(self) -> bool:
+        """Whether texts are wrapped in U+0002 ... U+0003 before hashing."""
+        return self._native.boundary_markers
+
+    @property
+    def explicit_hash_seeds(self) -> bool:
+        """Whether the seeds were given explicitly rather than derived from `seed`."""
+        return self._native.explicit_hash_seeds
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments: `HashEmbedder(**e.config()) == e`."""
@@ -90,7 +141,7 @@ class HashEmbedder(_core.Embedder):
         """The embedding of one str, shape (dim,), as float32, float64 or float16."""
         dt = dtype_of(dtype)
         if dt == np.float32 or not isinstance(text, str):
-            return super().embed(text)  # the native call also refuses a non-str, naming `text`
+            return self._native.embed(text)  # which also refuses a non-str, naming `text`
         return self.embed_batch([text], dtype=dt)[0]
 
     def embed_batch(
@@ -108,7 +159,26 @@ class HashEmbedder(_core.Embedder):
         """
         texts = as_text_list(texts)
         out = output(out, (len(texts), self.dim), dtype_of(dtype))
-        self.embed_batch_into(texts, out, num_threads)
+        self._native.embed_batch_into(texts, out, num_threads)
+        return out
+
+    def embed_utf8(
+        self,
+        data: np.ndarray,
+        offsets: np.ndarray,
+        *,
+        out: np.ndarray | None = None,
+        dtype: Any = "float32",
+        num_threads: int | None = None,
+    ) -> np.ndarray:
+        """Embeddings of texts given as UTF-8, shape (len(offsets) - 1, dim): text i is
+        `data[offsets[i]:offsets[i + 1]]`, `data` a uint8 array and `offsets` an int64 array
+        (the layout of an Arrow string column). Invalid UTF-8 is an `ItemError` naming the
+        text; nothing is written unless every text decodes. `out`, `dtype` and `num_threads`
+        work as in `embed_batch`."""
+        rows = max(np.shape(offsets)[0] - 1, 0) if np.ndim(offsets) == 1 else 0
+        out = output(out, (rows, self.dim), dtype_of(dtype))
+        self._native.embed_utf8_into(data, offsets, out, num_threads)
         return out
 
     def embed_tokens(
@@ -218,6 +288,14 @@ class HashEmbedder(_core.Embedder):
         if isinstance(texts, str):
             return self.embed(texts, **kwargs)
         return self.embed_batch(texts, **kwargs)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HashEmbedder):
+            return NotImplemented
+        return self._native == other._native  # the core's equality: the same function
+
+    def __hash__(self) -> int:
+        return hash(self._native)
 
     def __repr__(self) -> str:
         cfg = self.config()

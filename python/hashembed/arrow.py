@@ -81,7 +81,7 @@ def _utf8(
 ) -> None:
     """Rows `first_row ...` of the array: data[offsets[i]:offsets[i+1]] into out[i]."""
     try:
-        embedder.embed_utf8_into(data, offsets, out, num_threads)
+        embedder._native.embed_utf8_into(data, offsets, out, num_threads)
     except ItemError as e:
         row = first_row + e.index
         raise renamed(e, f"row {row}", row) from None

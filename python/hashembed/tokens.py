@@ -118,7 +118,7 @@ def _fill(
     flat.shape = (batch * seq, embedder.dim)  # a view, never a copy: out is C-contiguous
     if tokens:
         try:
-            embedder.embed_batch_into(tokens, flat, num_threads, positions)
+            embedder._native.embed_batch_into(tokens, flat, num_threads, positions)
         except ItemTypeError as e:
             raise renamed(e, *where(e.index)) from None
     written = np.zeros(batch * seq, dtype=bool)

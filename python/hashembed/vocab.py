@@ -248,7 +248,7 @@ def embed_vocab(
     tokens, ids = _checked(vocab)
     out = _checks.allocate((len(tokens), embedder.dim), dt)
     if tokens:
-        embedder.embed_batch_into(tokens, out, num_threads, ids)
+        embedder._native.embed_batch_into(tokens, out, num_threads, ids)
     return out
 
 

@@ -1,4 +1,4 @@
-//! `hashembed._core.Embedder`, the native base class of `hashembed.HashEmbedder`.
+//! `hashembed._core.Embedder`, the native object a `hashembed.HashEmbedder` holds.
 
 use numpy::{
     PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyUntypedArray, PyUntypedArrayMethods,
@@ -19,7 +19,7 @@ use crate::utf8::decode_rows;
 
 /// An embedding function with a fixed configuration. Immutable, so it is shared freely
 /// between threads.
-#[pyclass(name = "Embedder", module = "hashembed._core", subclass, frozen)]
+#[pyclass(name = "Embedder", module = "hashembed._core", frozen)]
 pub struct PyEmbedder {
     inner: Embedder,
 }

@@ -132,7 +132,7 @@ def _embed_rows(
                     raise _changed(source.name)
                 with writer.window(row, row + n) as view:
                     try:
-                        embedder.embed_utf8_into(data, offsets, view, args.threads)
+                        embedder.embed_utf8(data, offsets, out=view, dtype=dtype, num_threads=args.threads)
                     except ItemError as e:
                         raise CLIError(f"{source.name}: line {first_line + e.index + 1} {e.reason}") from None
                 row += n

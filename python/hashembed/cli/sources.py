@@ -38,7 +38,7 @@ def _split_lines(buf: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _compact(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The bytes of lines [starts, ends) back to back, with their offsets (the layout
-    `embed_utf8_into` reads)."""
+    `HashEmbedder.embed_utf8` reads)."""
     lo, hi = int(starts[0]), int(ends[-1])
     segment = arr[lo:hi]
     lengths = ends - starts
