@@ -1,11 +1,11 @@
 """Type stubs for `hashembed._core`, the compiled extension (src/python/*.rs)."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
-from typing_extensions import Self, TypeAlias, disjoint_base
+from typing_extensions import Self, TypeAlias
 
 __all__ = [
     "Embedder",
@@ -16,6 +16,7 @@ __all__ = [
     "__version__",
     "available_kernels",
     "default_threads",
+    "defaults",
     "get_kernel",
     "set_kernel",
 ]
@@ -26,8 +27,8 @@ _Int: TypeAlias = int | np.integer
 _Layout: TypeAlias = str | Sequence[_Int]
 _FloatArray2D: TypeAlias = npt.NDArray[np.float32] | npt.NDArray[np.float64] | npt.NDArray[np.float16]
 
-# A native class with its own layout: no class can inherit from it and another such class.
-@disjoint_base
+# Final: `hashembed.HashEmbedder` holds one rather than extending it.
+@final
 class Embedder:
     """An embedding function with a fixed configuration. Immutable, so it is shared freely
     between threads."""
@@ -130,6 +131,9 @@ def get_kernel() -> str:
 
 def available_kernels() -> list[str]:
     """The kernels this CPU can run, slowest first."""
+
+def defaults() -> dict[str, Any]:
+    """The default configuration (the spec's), as keyword arguments of `HashEmbedder`."""
 
 def default_threads() -> int:
     """Worker threads a batch uses by default."""

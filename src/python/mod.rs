@@ -10,8 +10,9 @@ mod texts;
 use numpy::PyArrayMethods;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyDict, PyString, PyTuple};
 
+use crate::config::{Config, Layout};
 use crate::error::Error;
 use crate::kernel::{self, Kernel};
 
@@ -98,6 +99,30 @@ fn available_kernels() -> Vec<&'static str> {
         .collect()
 }
 
+/// The default configuration (the spec's), as keyword arguments of `HashEmbedder`: the one
+/// source of the defaults, which the Python signature and the CLI are checked against and
+/// the C API's `hashembed_config_default` also takes from `Config::default`.
+#[pyfunction]
+fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let c = Config::default();
+    let layout = match c.layout {
+        Layout::Proportional => PyString::new(py, "proportional").into_any(),
+        Layout::Equal => PyString::new(py, "equal").into_any(),
+        Layout::Explicit { parts, len } => PyTuple::new(py, &parts[..len])?.into_any(),
+    };
+    let d = PyDict::new(py);
+    d.set_item("dim", c.dim)?;
+    d.set_item("max_ngram", c.max_ngram)?;
+    d.set_item("layout", layout)?;
+    d.set_item("seed", c.seed)?;
+    d.set_item("base", c.base)?;
+    d.set_item("hash_modulus", c.hash_modulus)?;
+    d.set_item("buckets", c.buckets)?;
+    d.set_item("hash_seeds", py.None())?;
+    d.set_item("boundary_markers", c.boundary_markers)?;
+    Ok(d)
+}
+
 /// Worker threads a batch uses by default.
 #[pyfunction]
 fn default_threads() -> usize {
@@ -129,5 +154,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_kernel, m)?)?;
     m.add_function(wrap_pyfunction!(available_kernels, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(defaults, m)?)?;
     Ok(())
 }

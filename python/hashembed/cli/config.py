@@ -7,6 +7,7 @@ import argparse
 
 from .. import HashEmbedder
 from .._embedder import PRESETS
+from .._params import DEFAULTS, PARAMETERS
 from .errors import CLIError
 
 
@@ -34,20 +35,15 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         choices=list(PRESETS),
         help="a named configuration from docs/quality.md; the flags below override its values",
     )
-    g.add_argument("--dim", type=int, help="output dimension (768)")
-    g.add_argument("--max-ngram", type=int, help="largest n-gram size (3)")
-    g.add_argument(
-        "--layout", type=_layout, help="proportional, equal or comma-separated sizes (proportional)"
-    )
-    g.add_argument("--seed", type=int, help="seed of the position multipliers (42)")
-    g.add_argument("--base", type=int, help="polynomial hash base (31)")
-    g.add_argument("--hash-modulus", type=int, help="polynomial hash modulus (1000000007)")
-    g.add_argument("--buckets", type=int, help="projection modulus (1000000007)")
-    g.add_argument(
-        "--boundary-markers",
-        action=argparse.BooleanOptionalAction,
-        help="wrap each text in U+0002 ... U+0003 before hashing (off)",
-    )
+    for p in PARAMETERS:
+        default = DEFAULTS[p.name]
+        if p.cli == "int":
+            g.add_argument(p.flag, type=int, help=f"{p.help} ({default})")
+        elif p.cli == "layout":
+            g.add_argument(p.flag, type=_layout, help=f"{p.help} ({default})")
+        elif p.cli == "flag":
+            state = "on" if default else "off"
+            g.add_argument(p.flag, action=argparse.BooleanOptionalAction, help=f"{p.help} ({state})")
 
 
 def check_positive(args: argparse.Namespace, *flags: str) -> None:
@@ -63,17 +59,8 @@ def embedder_from(args: argparse.Namespace) -> HashEmbedder:
     others); also checks --threads, which every command using an embedder may take."""
     check_positive(args, "--threads")
     config = {
-        key: getattr(args, key)
-        for key in (
-            "dim",
-            "max_ngram",
-            "layout",
-            "seed",
-            "base",
-            "hash_modulus",
-            "buckets",
-            "boundary_markers",
-        )
-        if getattr(args, key) is not None
+        p.name: getattr(args, p.name)
+        for p in PARAMETERS
+        if p.cli is not None and getattr(args, p.name) is not None
     }
     return HashEmbedder.preset(args.preset or "default", **config)
