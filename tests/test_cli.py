@@ -278,7 +278,8 @@ def test_info() -> None:
     assert result.returncode == 0, result.stderr.decode()
     out = result.stdout.decode()
     assert f"hashembed {hashembed.__version__}" in out
-    assert f"kernel: {hashembed.get_kernel()}\n" in out
+    setting = os.environ.get("HASHEMBED_KERNEL", "unset")
+    assert f"kernel: {hashembed.get_kernel()} (HASHEMBED_KERNEL: {setting})\n" in out
     assert f"available kernels: {', '.join(hashembed.available_kernels())}\n" in out
     assert f"threads: {hashembed.default_threads()}\n" in out
     for key, value in hashembed.HashEmbedder().config().items():

@@ -1,14 +1,16 @@
 """Checks and allocations shared by every way of embedding (`HashEmbedder`, tokens, Arrow,
 vocabularies): dtypes, output arrays and their memory, ordered text sequences. A leaf module:
-it imports nothing of hashembed's, so those modules import it and not each other."""
+it imports nothing of hashembed's but the extension, so those modules import it and not
+each other."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+
+from . import _core
 
 _DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64), "float16": np.dtype(np.float16)}
 
@@ -25,20 +27,6 @@ def dtype_of(dtype: Any) -> np.dtype:
             "(in this machine's byte order)"
         )
     return dt
-
-
-def _available_memory() -> int | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def allocate(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -61,7 +49,7 @@ def check_fits(shape: tuple[int, ...], dtype: np.dtype, extra: int = 0) -> None:
     nbytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize + extra
     if nbytes < _CHECK_ABOVE:
         return
-    available = _available_memory()
+    available = _core.available_memory()
     if available is not None and nbytes > available:
         raise MemoryError(
             f"an output of shape {shape} and dtype {dtype.name} needs {nbytes / 1e9:.1f} GB, "

@@ -15,6 +15,7 @@ __all__ = [
     "ParameterTypeError",
     "__version__",
     "available_kernels",
+    "available_memory",
     "default_threads",
     "defaults",
     "get_kernel",
@@ -134,6 +135,9 @@ def available_kernels() -> list[str]:
 
 def defaults() -> dict[str, Any]:
     """The default configuration (the spec's), as keyword arguments of `HashEmbedder`."""
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations (Linux's MemAvailable), or None if unknown."""
 
 def default_threads() -> int:
     """Worker threads a batch uses by default."""

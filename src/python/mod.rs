@@ -29,8 +29,9 @@ fn to_py(e: Error) -> PyErr {
     }
 }
 
-/// Bytes of memory available to new allocations (Linux's MemAvailable), if known. Large
-/// input buffers are checked against it, as `hashembed._embedder.allocate` checks outputs.
+/// Bytes of memory available to new allocations (Linux's MemAvailable), or None if unknown:
+/// what large input buffers here, and outputs (`hashembed._checks.check_fits`), must fit in.
+#[pyfunction]
 fn available_memory() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
@@ -155,5 +156,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(available_kernels, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;
     m.add_function(wrap_pyfunction!(defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(available_memory, m)?)?;
     Ok(())
 }

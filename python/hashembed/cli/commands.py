@@ -244,7 +244,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     lines = [f"hashembed {__version__}", "default config:"]
     lines += [f"  {key}: {value}" for key, value in config.items()]
     lines += [
-        f"kernel: {get_kernel()}",
+        f"kernel: {get_kernel()} (HASHEMBED_KERNEL: {os.environ.get('HASHEMBED_KERNEL', 'unset')})",
         f"available kernels: {', '.join(available_kernels())}",
         f"threads: {default_threads()}",
     ]
