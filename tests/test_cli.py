@@ -687,3 +687,38 @@ def test_preset_boundary_markers_and_version(text_file: Path, tmp_path: Path, ca
         cli.main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out == f"hashembed {hashembed.__version__}\n"
+
+
+def test_each_line_is_tokenized_once(text_file: Path, tmp_path: Path, monkeypatch) -> None:
+    """Defect 15: `--tokenizer` tokenized the whole input twice (once to count the tokens,
+    once to embed them); the tokens are now spooled to a temporary file in between."""
+    from hashembed.cli import commands
+
+    tok = reference_tokenizer()
+    seen: list[int] = []
+
+    class Counting:
+        def encode_batch(self, texts, **kwargs):
+            seen.append(len(texts))
+            return tok.encode_batch(texts, **kwargs)
+
+    monkeypatch.setattr(commands, "_load_tokenizer", lambda path: Counting())
+    out = tmp_path / "t.npy"
+    argv = [
+        "embed",
+        str(text_file),
+        "--tokenizer",
+        "x",
+        "-o",
+        str(out),
+        "-q",
+        "--dim",
+        "16",
+        "--batch-size",
+        "500",
+    ]
+    assert cli.main(argv) == 0
+    lines = text_file.read_text(encoding="utf-8").splitlines()
+    assert sum(seen) == len(lines)
+    tokens = [t for e in tok.encode_batch(lines, add_special_tokens=False) for t in e.tokens]
+    assert_same_bits(np.load(out), hashembed.HashEmbedder(16).embed_batch(tokens))

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,14 @@ def _progress(total: int, args: argparse.Namespace, label: str = "embedding", un
     return Progress(total, label=label, unit=unit, enabled=False if args.quiet else None)
 
 
+def _count(source: TextSource | ArrowSource, args: argparse.Namespace) -> int:
+    """The items of `source`; reading a large text file for it shows a progress bar too."""
+    if isinstance(source, ArrowSource):
+        return source.count()  # from the file's metadata
+    with _progress(source.path.stat().st_size, args, label="counting", unit="bytes") as progress:
+        return source.count(progress.update)
+
+
 def _changed(name: str) -> CLIError:
     return CLIError(f"{name} changed while it was being read")
 
@@ -121,7 +130,7 @@ def _embed_rows(
     dtype: np.dtype,
     args: argparse.Namespace,
 ) -> int:
-    total = source.count()
+    total = _count(source, args)
     writer = NpyWriter(outputs.temp_for(out), (total, embedder.dim), dtype, out)
     row = 0
     with _progress(total, args) as progress:
@@ -158,6 +167,25 @@ def _embed_rows(
     return total
 
 
+def _spool_tokens(spool: Any, tokens: list[str]) -> None:
+    """Appends a chunk of tokens to `spool` as UTF-8 plus offsets (what `embed_utf8` reads)."""
+    encoded = [t.encode("utf-8") for t in tokens]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+    spool.write(np.int64(len(encoded)).tobytes())
+    spool.write(offsets.tobytes())
+    spool.write(b"".join(encoded))
+
+
+def _unspool_tokens(spool: Any) -> Any:
+    """The chunks `_spool_tokens` wrote, as (UTF-8 bytes, offsets), in order."""
+    spool.seek(0)
+    while head := spool.read(8):
+        n = int(np.frombuffer(head, dtype=np.int64)[0])
+        offsets = np.frombuffer(spool.read(8 * (n + 1)), dtype=np.int64)
+        yield np.frombuffer(spool.read(int(offsets[-1])), dtype=np.uint8), offsets
+
+
 def _embed_tokens(
     source: TextSource | ArrowSource,
     embedder: HashEmbedder,
@@ -168,42 +196,40 @@ def _embed_tokens(
     dtype: np.dtype,
     args: argparse.Namespace,
 ) -> int:
-    lines = source.count()
+    lines = _count(source, args)
     offsets = NpyWriter(outputs.temp_for(offsets_out), (lines + 1,), np.dtype(np.int64), offsets_out)
     with offsets.window(0, 1) as view:
         view[0] = 0
-    # a first tokenizing pass counts each line's tokens, which sizes the output and fills the offsets
+    # One tokenizing pass counts each line's tokens, which sizes the output and fills the
+    # offsets, and spools the tokens to a temporary file, which the embedding pass reads
+    # back: the tokenizer, the slow part, runs once, and memory holds one chunk.
     total = line = 0
-    with _progress(lines, args, label="tokenizing", unit="lines") as progress:
-        for texts in source.str_batches(args.batch_size, args.nulls):
-            n = len(texts)
-            if line + n > lines:
-                raise _changed(source.name)
-            encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
-            counts = np.fromiter((len(e) for e in encodings), dtype=np.int64, count=n)
-            with offsets.window(line + 1, line + 1 + n) as view:
-                np.cumsum(counts, out=view)
-                view += total
-            total += int(counts.sum())
-            line += n
-            progress.update(n)
-    if line != lines:
-        raise _changed(source.name)
-    writer = NpyWriter(outputs.temp_for(out), (total, embedder.dim), dtype, out)
-    row = 0
-    with _progress(total, args) as progress:
-        for texts in source.str_batches(args.batch_size, args.nulls):
-            encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
-            tokens = [t for e in encodings for t in e.tokens]
-            n = len(tokens)
-            if row + n > total:
-                raise _changed(source.name)
-            with writer.window(row, row + n) as view:
-                embedder.embed_batch(tokens, out=view, dtype=dtype, num_threads=args.threads)
-            row += n
-            progress.update(n)
-    if row != total:
-        raise _changed(source.name)
+    with tempfile.TemporaryFile(prefix="hashembed-tokens-") as spool:
+        with _progress(lines, args, label="tokenizing", unit="lines") as progress:
+            for texts in source.str_batches(args.batch_size, args.nulls):
+                n = len(texts)
+                if line + n > lines:
+                    raise _changed(source.name)
+                encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
+                counts = np.fromiter((len(e) for e in encodings), dtype=np.int64, count=n)
+                with offsets.window(line + 1, line + 1 + n) as view:
+                    np.cumsum(counts, out=view)
+                    view += total
+                _spool_tokens(spool, [t for e in encodings for t in e.tokens])
+                total += int(counts.sum())
+                line += n
+                progress.update(n)
+        if line != lines:
+            raise _changed(source.name)
+        writer = NpyWriter(outputs.temp_for(out), (total, embedder.dim), dtype, out)
+        row = 0
+        with _progress(total, args) as progress:
+            for data, token_offsets in _unspool_tokens(spool):
+                n = len(token_offsets) - 1
+                with writer.window(row, row + n) as view:
+                    embedder.embed_utf8(data, token_offsets, out=view, dtype=dtype, num_threads=args.threads)
+                row += n
+                progress.update(n)
     return total
 
 

@@ -7,7 +7,7 @@ import contextlib
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,13 +70,16 @@ class TextSource:
             f.seek(0)
         return f
 
-    def count(self) -> int:
+    def count(self, progress: Callable[[int], None] | None = None) -> int:
+        """The lines, read in blocks; `progress` is told each block's bytes."""
         lines = 0
         last = b"\n"
         with self._open() as f:
             while block := f.read(READ_BLOCK):
                 lines += block.count(b"\n")
                 last = block[-1:]
+                if progress is not None:
+                    progress(len(block))
         return lines + (last != b"\n")
 
     def _line_blocks(self) -> Iterator[tuple[bytes, np.ndarray, np.ndarray, np.ndarray]]:
