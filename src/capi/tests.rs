@@ -689,3 +689,33 @@ fn allocation_child() {
     // SAFETY: made by `new` above, freed once.
     unsafe { hashembed_free(e) };
 }
+
+#[test]
+fn an_unknown_hashembed_kernel_is_an_error() {
+    // In a copy of this binary: the variable is process-wide, and other tests make embedders.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+            "capi::tests::kernel_child",
+        ])
+        .env("HASHEMBED_KERNEL", "avx9000")
+        .output()
+        .unwrap();
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && log.contains("1 passed"), "{log}");
+}
+
+#[test]
+#[ignore = "run by an_unknown_hashembed_kernel_is_an_error with HASHEMBED_KERNEL set"]
+fn kernel_child() {
+    assert_eq!(std::env::var("HASHEMBED_KERNEL").as_deref(), Ok("avx9000"));
+    let (status, message) = new(&config(|_| {})).unwrap_err();
+    assert_eq!(status, Status::InvalidArgument);
+    assert!(
+        message.contains("HASHEMBED_KERNEL: unknown kernel"),
+        "{message}"
+    );
+}

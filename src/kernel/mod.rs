@@ -115,7 +115,8 @@ impl Kernel {
 static ACTIVE: AtomicU8 = AtomicU8::new(0);
 
 /// The kernel in use: the one set with [`set_active`], else the `HASHEMBED_KERNEL` environment
-/// variable (std only; an unusable value falls back to the best kernel), else the best.
+/// variable (std only; see [`from_env`]: an unusable value falls back to the best kernel
+/// here, the bindings refuse it), else the best.
 pub fn active() -> Kernel {
     match ACTIVE.load(Ordering::Relaxed) {
         0 => {
@@ -127,12 +128,21 @@ pub fn active() -> Kernel {
     }
 }
 
+/// The kernel the `HASHEMBED_KERNEL` environment variable names: None when it is not set, an
+/// error when it names no kernel this CPU runs. The bindings report that error when they
+/// start (Python's import, the C API's `hashembed_new`), since [`active`] cannot.
+#[cfg(feature = "std")]
+pub fn from_env() -> Result<Option<Kernel>, Error> {
+    match std::env::var("HASHEMBED_KERNEL") {
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::UnknownKernel),
+        Ok(name) => Kernel::from_name(name.trim()).map(Some),
+    }
+}
+
 #[cfg(feature = "std")]
 fn initial() -> Kernel {
-    std::env::var("HASHEMBED_KERNEL")
-        .ok()
-        .and_then(|name| Kernel::from_name(name.trim()).ok())
-        .unwrap_or_else(Kernel::best)
+    from_env().ok().flatten().unwrap_or_else(Kernel::best)
 }
 
 #[cfg(not(feature = "std"))]

@@ -72,16 +72,28 @@ fn set_kernel(name: &Bound<'_, PyAny>) -> PyResult<()> {
     kernel::set_active(kernel_named(name, "kernel")?).map_err(to_py)
 }
 
-/// The kernel `HASHEMBED_KERNEL` asks for, checked: a value the core would ignore (it cannot
-/// report one) is an error here, at import, rather than a silent fallback.
+/// `HASHEMBED_KERNEL`, checked: a value the core would ignore (it cannot report one) is an
+/// error here, at import, rather than a silent fallback.
 fn check_kernel_env(py: Python<'_>) -> PyResult<()> {
-    match std::env::var("HASHEMBED_KERNEL") {
-        Ok(value) => kernel_named(PyString::new(py, &value).as_any(), "HASHEMBED_KERNEL").map(drop),
-        Err(std::env::VarError::NotPresent) => Ok(()),
-        Err(std::env::VarError::NotUnicode(_)) => Err(PyValueError::new_err(
-            "HASHEMBED_KERNEL is not valid text: expected 'auto', 'scalar', 'avx2' or 'avx512'",
-        )),
-    }
+    let Err(e) = kernel::from_env() else {
+        return Ok(());
+    };
+    let value = std::env::var_os("HASHEMBED_KERNEL").unwrap_or_default();
+    let value = value.to_string_lossy();
+    let message = match e {
+        Error::UnknownKernel => format!(
+            "HASHEMBED_KERNEL={value:?} is unknown: expected 'auto', 'scalar', 'avx2' or 'avx512'"
+        ),
+        e => format!("HASHEMBED_KERNEL={value:?}: {e}"),
+    };
+    let value = Some(PyString::new(py, &value).into_any());
+    Err(errors::parameter::<errors::ParameterError>(
+        py,
+        message,
+        "HASHEMBED_KERNEL",
+        None,
+        value,
+    ))
 }
 
 /// The kernel in use.
