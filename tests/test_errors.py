@@ -436,6 +436,18 @@ def test_errors_about_an_item_or_an_element_carry_it():
     with pytest.raises(hashembed.ParameterError) as info:
         e.embed_batch(["a"], num_threads=0)
     assert (info.value.parameter, info.value.value) == ("num_threads", 0)
+    checked_in_python = [
+        (lambda: e.embed_batch(["a"], dtype="int8"), "dtype", "int8"),
+        (lambda: e.embed_tokens([["a"]], max_length=0), "max_length", 0),
+        (lambda: HashEmbedder.preset("nope"), "preset", "nope"),
+    ]
+    for call, parameter, value in checked_in_python:
+        with pytest.raises(hashembed.ParameterError) as info:
+            call()
+        assert (info.value.parameter, info.value.value) == (parameter, value)
+    with pytest.raises(hashembed.ParameterError) as info:
+        e.embed_batch(["a"], out=np.zeros((2, 8), np.float32))
+    assert info.value.parameter == "out"
 
 
 def test_unclear_errors_are_clear():

@@ -5,8 +5,8 @@
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
-use hashembed::Kernel;
 use hashembed::internals::shoup_quotient;
+use hashembed::Kernel;
 use hashembed::{Config, Embedder, F16};
 use hashembed_fuzz::{check_params, naive, repeat_to, ConfigIn};
 use libfuzzer_sys::fuzz_target;

@@ -1,6 +1,6 @@
 """Checks and allocations shared by every way of embedding (`HashEmbedder`, tokens, Arrow,
 vocabularies): dtypes, output arrays and their memory, ordered text sequences. A leaf module:
-it imports nothing of hashembed's but the extension, so those modules import it and not
+it imports nothing of hashembed's but the extension and the errors, so those modules import it and not
 each other."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from .errors import ParameterError, ParameterTypeError, parameter_error
 
 _DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64), "float16": np.dtype(np.float16)}
 
@@ -22,10 +23,11 @@ def dtype_of(dtype: Any) -> np.dtype:
     except TypeError:
         dt = None
     if dt is None or dt.name not in _DTYPES or not dt.isnative:
-        raise ValueError(
+        message = (
             f"dtype={dtype!r} is not supported: expected 'float32', 'float64' or 'float16' "
             "(in this machine's byte order)"
         )
+        raise parameter_error(ParameterError, message, "dtype", dtype)
     return dt
 
 
@@ -61,17 +63,26 @@ def check_fits(shape: tuple[int, ...], dtype: np.dtype, extra: int = 0) -> None:
 def check_out(out: Any, shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
     """`out` if it is a C-contiguous, writable, aligned array of exactly `shape` and `dt`."""
     if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy.ndarray, not {type(out).__name__}")
+        raise parameter_error(
+            ParameterTypeError, f"out must be a numpy.ndarray, not {type(out).__name__}", "out", out
+        )
     if out.shape != shape:
-        raise ValueError(f"out has shape {out.shape}: expected {shape}")
+        raise parameter_error(ParameterError, f"out has shape {out.shape}: expected {shape}", "out", out)
     if out.dtype != dt:
-        raise ValueError(f"out has dtype {out.dtype}: expected {dt.name} (the dtype argument)")
+        raise parameter_error(
+            ParameterError, f"out has dtype {out.dtype}: expected {dt.name} (the dtype argument)", "out", out
+        )
     if not out.flags.c_contiguous:
-        raise ValueError("out is not C-contiguous")
+        raise parameter_error(ParameterError, "out is not C-contiguous", "out", out)
     if not out.flags.writeable:
-        raise ValueError("out is read-only")
+        raise parameter_error(ParameterError, "out is read-only", "out", out)
     if not out.flags.aligned:
-        raise ValueError(f"out is not aligned to its {out.dtype.name} items: allocate it with numpy")
+        raise parameter_error(
+            ParameterError,
+            f"out is not aligned to its {out.dtype.name} items: allocate it with numpy",
+            "out",
+            out,
+        )
     return out
 
 

@@ -14,6 +14,7 @@ from . import arrow as _arrow
 from . import tokens as _tokens
 from . import vocab as _vocab
 from ._checks import as_text_list, dtype_of, output
+from .errors import ParameterError, parameter_error
 
 # Measured in docs/quality.md (typo recall@1 averaged over seven languages, against the
 # default's 50.7%); the defaults stay the spec's.
@@ -134,7 +135,8 @@ class HashEmbedder:
         """A named configuration from the quality report (docs/quality.md), e.g. "robust";
         keyword arguments override its parameters."""
         if name not in PRESETS:
-            raise ValueError(f"preset={name!r} is unknown: expected one of {', '.join(map(repr, PRESETS))}")
+            message = f"preset={name!r} is unknown: expected one of {', '.join(map(repr, PRESETS))}"
+            raise parameter_error(ParameterError, message, "preset", name)
         return cls(**{**PRESETS[name], **overrides})
 
     def embed(self, text: str, *, dtype: Any = "float32") -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _checks
-from .errors import ItemError, item_error, renamed
+from .errors import ItemError, ParameterError, item_error, parameter_error, renamed
 
 if TYPE_CHECKING:
     from ._embedder import HashEmbedder
@@ -173,7 +173,9 @@ def embed_arrow(
 ) -> np.ndarray:
     """See `HashEmbedder.embed_arrow`."""
     if nulls not in ("zero", "error"):
-        raise ValueError(f"nulls={nulls!r} is unknown: expected 'zero' or 'error'")
+        raise parameter_error(
+            ParameterError, f"nulls={nulls!r} is unknown: expected 'zero' or 'error'", "nulls", nulls
+        )
     pa = _import_pyarrow()
     array = _as_arrow(pa, array)
     if nulls == "error" and array.null_count:

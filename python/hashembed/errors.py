@@ -17,6 +17,19 @@ from ._core import ItemError, ItemTypeError, ParameterError, ParameterTypeError
 __all__ = ["ItemError", "ItemTypeError", "ParameterError", "ParameterTypeError"]
 
 
+def parameter_error(
+    cls: type[ParameterError] | type[ParameterTypeError],
+    message: str,
+    parameter: str,
+    value: Any,
+    index: Any = None,
+) -> Any:
+    """A `ParameterError` or `ParameterTypeError` about `parameter` (element `index` of it)."""
+    error = cls(message)
+    error.parameter, error.value, error.index = parameter, value, index
+    return error
+
+
 def item_error(cls: type[ItemError] | type[ItemTypeError], name: str, index: Any, reason: str, **extra: Any):
     """An `ItemError` or `ItemTypeError` reading "`name` `reason`" (`name` is how the message
     refers to item `index`), with `extra` attributes such as `byte`."""

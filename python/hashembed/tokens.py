@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _checks
-from .errors import ItemTypeError, renamed
+from .errors import ItemTypeError, ParameterError, ParameterTypeError, parameter_error, renamed
 
 if TYPE_CHECKING:
     from ._embedder import HashEmbedder
@@ -33,13 +33,18 @@ def _positive_int(value: Any, name: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise TypeError(f"{name} must be a positive int or None, not bool")
+        raise parameter_error(
+            ParameterTypeError, f"{name} must be a positive int or None, not bool", name, value
+        )
     try:
         n = operator.index(value)
     except TypeError:
-        raise TypeError(f"{name} must be a positive int or None, not {type(value).__name__}") from None
+        message = f"{name} must be a positive int or None, not {type(value).__name__}"
+        raise parameter_error(ParameterTypeError, message, name, value) from None
     if n < 1:
-        raise ValueError(f"{name}={n} is out of range: expected a positive int or None")
+        raise parameter_error(
+            ParameterError, f"{name}={n} is out of range: expected a positive int or None", name, n
+        )
     return n
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _checks
 from ._files import preallocate, replacing
+from .errors import ItemTypeError, item_error
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -211,12 +212,14 @@ def _vocab_of(vocab: Any) -> tuple[list[Any] | tuple[Any, ...], np.ndarray | Non
 
 
 def _checked(vocab: Any) -> tuple[list[Any] | tuple[Any, ...], np.ndarray | None]:
-    """`_vocab_of(vocab)`, with TypeError naming the first token that is not a str."""
+    """`_vocab_of(vocab)`, with an ItemTypeError naming the first token that is not a str
+    (its `.index` is the token's id)."""
     tokens, ids = _vocab_of(vocab)
     for k, token in enumerate(tokens):
         if not isinstance(token, str):
-            where = f"vocab[{k}]" if ids is None else f"vocab token {token!r} (id {int(ids[k])})"
-            raise TypeError(f"{where} must be str, not {type(token).__name__}")
+            index = k if ids is None else int(ids[k])  # the token's id either way
+            name = f"vocab[{k}]" if ids is None else f"vocab token {token!r} (id {index})"
+            raise item_error(ItemTypeError, name, index, f"must be str, not {type(token).__name__}")
     return tokens, ids
 
 
