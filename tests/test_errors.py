@@ -484,6 +484,11 @@ def test_an_unknown_hashembed_kernel_is_an_error():
         "HASHEMBED_KERNEL=\"avx9000\" is unknown: expected 'auto', 'scalar', 'avx2' or 'avx512'"
         in result.stderr
     )
+    for lacking in {"avx2", "avx512"} - set(hashembed.available_kernels()):
+        env["HASHEMBED_KERNEL"] = lacking  # a kernel this CPU lacks: the best it has, silently
+        code = "import hashembed; print(hashembed.get_kernel())"
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        assert result.stdout == f"{hashembed.available_kernels()[-1]}\n", result.stderr
     env["HASHEMBED_KERNEL"] = "scalar"
     result = subprocess.run(
         [sys.executable, "-c", "import hashembed; print(hashembed.get_kernel())"],

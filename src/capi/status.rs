@@ -30,7 +30,7 @@ pub enum Status {
     /// A UTF-32 value above 0x10FFFF.
     InvalidCodePoint = 6,
     /// Another argument is invalid: a misaligned pointer, a thread count above 1024, or an
-    /// unusable `HASHEMBED_KERNEL`.
+    /// unknown `HASHEMBED_KERNEL`.
     InvalidArgument = 7,
     /// A size overflows the address space.
     TooLarge = 8,

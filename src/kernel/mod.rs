@@ -115,8 +115,8 @@ impl Kernel {
 static ACTIVE: AtomicU8 = AtomicU8::new(0);
 
 /// The kernel in use: the one set with [`set_active`], else the `HASHEMBED_KERNEL` environment
-/// variable (std only; see [`from_env`]: an unusable value falls back to the best kernel
-/// here, the bindings refuse it), else the best.
+/// variable (std only; see [`from_env`]: an unknown name falls back to the best kernel here,
+/// the bindings refuse it), else the best.
 pub fn active() -> Kernel {
     match ACTIVE.load(Ordering::Relaxed) {
         0 => {
@@ -128,15 +128,21 @@ pub fn active() -> Kernel {
     }
 }
 
-/// The kernel the `HASHEMBED_KERNEL` environment variable names: None when it is not set, an
-/// error when it names no kernel this CPU runs. The bindings report that error when they
-/// start (Python's import, the C API's `hashembed_new`), since [`active`] cannot.
+/// The kernel the `HASHEMBED_KERNEL` environment variable names: None when it is not set or
+/// names a kernel this CPU lacks (then the best it has runs, so one setting serves machines
+/// of several kinds), [`Error::UnknownKernel`] when it is not a kernel's name. The bindings
+/// report that error when they start (Python's import, the C API's `hashembed_new`), since
+/// [`active`] cannot.
 #[cfg(feature = "std")]
 pub fn from_env() -> Result<Option<Kernel>, Error> {
     match std::env::var("HASHEMBED_KERNEL") {
         Err(std::env::VarError::NotPresent) => Ok(None),
         Err(std::env::VarError::NotUnicode(_)) => Err(Error::UnknownKernel),
-        Ok(name) => Kernel::from_name(name.trim()).map(Some),
+        Ok(name) => match Kernel::from_name(name.trim()) {
+            Ok(k) => Ok(Some(k)),
+            Err(Error::UnsupportedKernel { .. }) => Ok(None),
+            Err(e) => Err(e),
+        },
     }
 }
 
