@@ -30,7 +30,9 @@ def parameter_error(
     return error
 
 
-def item_error(cls: type[ItemError] | type[ItemTypeError], name: str, index: Any, reason: str, **extra: Any):
+def item_error(
+    cls: type[ItemError] | type[ItemTypeError], name: str, index: Any, reason: str, **extra: Any
+) -> Any:
     """An `ItemError` or `ItemTypeError` reading "`name` `reason`" (`name` is how the message
     refers to item `index`), with `extra` attributes such as `byte`."""
     error = cls(f"{name} {reason}")
