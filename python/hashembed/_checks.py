@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from .errors import ParameterError, ParameterTypeError, parameter_error
+from .errors import ParameterError, parameter_error
 
 _DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64), "float16": np.dtype(np.float16)}
 
@@ -61,28 +61,9 @@ def check_fits(shape: tuple[int, ...], dtype: np.dtype, extra: int = 0) -> None:
 
 
 def check_out(out: Any, shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
-    """`out` if it is a C-contiguous, writable, aligned array of exactly `shape` and `dt`."""
-    if not isinstance(out, np.ndarray):
-        raise parameter_error(
-            ParameterTypeError, f"out must be a numpy.ndarray, not {type(out).__name__}", "out", out
-        )
-    if out.shape != shape:
-        raise parameter_error(ParameterError, f"out has shape {out.shape}: expected {shape}", "out", out)
-    if out.dtype != dt:
-        raise parameter_error(
-            ParameterError, f"out has dtype {out.dtype}: expected {dt.name} (the dtype argument)", "out", out
-        )
-    if not out.flags.c_contiguous:
-        raise parameter_error(ParameterError, "out is not C-contiguous", "out", out)
-    if not out.flags.writeable:
-        raise parameter_error(ParameterError, "out is read-only", "out", out)
-    if not out.flags.aligned:
-        raise parameter_error(
-            ParameterError,
-            f"out is not aligned to its {out.dtype.name} items: allocate it with numpy",
-            "out",
-            out,
-        )
+    """`out` if it is a C-contiguous, writable, aligned array of exactly `shape` and `dt`;
+    the extension's rules (the ones every native call applies), else a ParameterError."""
+    _core.check_out(out, shape, dt)
     return out
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "__version__",
     "available_kernels",
     "available_memory",
+    "check_out",
     "default_threads",
     "defaults",
     "get_kernel",
@@ -138,6 +139,10 @@ def defaults() -> dict[str, Any]:
 
 def available_memory() -> int | None:
     """Bytes of memory available to new allocations (Linux's MemAvailable), or None if unknown."""
+
+def check_out(out: object, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    """Checks an output array as every native call does: a numpy.ndarray of exactly `shape`
+    and `dtype`, C-contiguous, writable and aligned (ParameterError or ParameterTypeError)."""
 
 def default_threads() -> int:
     """Worker threads a batch uses by default."""

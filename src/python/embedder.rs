@@ -1,9 +1,10 @@
 //! `hashembed._core.Embedder`, the native object a `hashembed.HashEmbedder` holds.
 
 use numpy::{
-    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyUntypedArray, PyUntypedArrayMethods,
+    npyffi, PyArray1, PyArray2, PyArrayDescr, PyArrayDescrMethods, PyArrayMethods,
+    PyReadonlyArray1, PyUntypedArray, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::types::{PyBool, PyTuple};
@@ -311,29 +312,8 @@ fn write_rows(
     threads: Option<usize>,
     rows: Option<&[usize]>,
 ) -> PyResult<()> {
-    let arr = out
-        .cast::<PyUntypedArray>()
-        .map_err(|_| PyTypeError::new_err("out must be a numpy.ndarray"))?;
-    let dim = embedder.dim();
-    let (shape_ok, want) = match rows {
-        None => (
-            arr.shape() == [batch.len(), dim],
-            format!("({}, {dim})", batch.len()),
-        ),
-        Some(_) => (
-            arr.ndim() == 2 && arr.shape()[1] == dim,
-            format!("(rows, {dim})"),
-        ),
-    };
-    if !shape_ok {
-        return Err(PyValueError::new_err(format!(
-            "out has shape {:?}: expected {want}",
-            arr.shape()
-        )));
-    }
-    if !arr.is_c_contiguous() {
-        return Err(PyValueError::new_err("out is not C-contiguous"));
-    }
+    let want_rows = rows.is_none().then_some(batch.len());
+    check_out(out, &[want_rows, Some(embedder.dim())], None)?;
     if let Ok(a) = out.cast::<PyArray2<f32>>() {
         fill(py, embedder, batch, a, threads, rows)
     } else if let Ok(a) = out.cast::<PyArray2<f64>>() {
@@ -348,14 +328,92 @@ fn write_rows(
         };
         run::embed_batch(py, embedder, batch, bits, threads, rows)
     } else {
-        Err(PyValueError::new_err(format!(
-            "out has dtype {}: expected float32, float64 or float16",
-            arr.dtype()
-        )))
+        let dtype = out.getattr("dtype")?;
+        let message = format!("out has dtype {dtype}: expected float32, float64 or float16");
+        let value = Some(out.clone());
+        Err(errors::parameter::<ParameterError>(
+            py, message, "out", None, value,
+        ))
     }
 }
 
-/// The array's elements; C-contiguity was checked before, so only misalignment fails here.
+/// `(a, b)`, as Python writes a shape; `None` is any length, shown as "rows".
+fn shape_text(shape: impl IntoIterator<Item = Option<usize>>) -> String {
+    let parts: Vec<String> = shape
+        .into_iter()
+        .map(|n| n.map_or_else(|| "rows".to_owned(), |n| n.to_string()))
+        .collect();
+    match parts.as_slice() {
+        [one] => format!("({one},)"),
+        _ => format!("({})", parts.join(", ")),
+    }
+}
+
+/// Checks an output array, for every call that writes one (here, and from Python through
+/// `_core.check_out`, so the rules and their messages have one home): an ndarray of `shape`
+/// (`None`: any length on that axis), of `dtype` when given (else any, the float types being
+/// checked when it is written), C-contiguous, writable and aligned.
+fn check_out<'py>(
+    out: &Bound<'py, PyAny>,
+    shape: &[Option<usize>],
+    dtype: Option<&Bound<'py, PyArrayDescr>>,
+) -> PyResult<()> {
+    let py = out.py();
+    let error = |message: String| {
+        errors::parameter::<ParameterError>(py, message, "out", None, Some(out.clone()))
+    };
+    let arr = out.cast::<PyUntypedArray>().map_err(|_| {
+        let message = format!("out must be a numpy.ndarray, not {}", args::type_name(out));
+        errors::parameter::<ParameterTypeError>(py, message, "out", None, Some(out.clone()))
+    })?;
+    let fits = arr.ndim() == shape.len()
+        && arr
+            .shape()
+            .iter()
+            .zip(shape)
+            .all(|(n, want)| want.is_none_or(|w| *n == w));
+    if !fits {
+        let got = shape_text(arr.shape().iter().map(|&n| Some(n)));
+        let want = shape_text(shape.iter().copied());
+        return Err(error(format!("out has shape {got}: expected {want}")));
+    }
+    if let Some(dt) = dtype {
+        if !arr.dtype().is_equiv_to(dt) {
+            return Err(error(format!(
+                "out has dtype {}: expected {dt} (the dtype argument)",
+                arr.dtype()
+            )));
+        }
+    }
+    // SAFETY: `arr` is a live ndarray; reading its flags.
+    let flags = unsafe { (*arr.as_array_ptr()).flags };
+    if !arr.is_c_contiguous() {
+        return Err(error("out is not C-contiguous".to_owned()));
+    }
+    if flags & npyffi::NPY_ARRAY_WRITEABLE == 0 {
+        return Err(error("out is read-only".to_owned()));
+    }
+    if flags & npyffi::NPY_ARRAY_ALIGNED == 0 {
+        return Err(error(format!(
+            "out is not aligned to its {} items: allocate it with numpy",
+            arr.dtype()
+        )));
+    }
+    Ok(())
+}
+
+/// `check_out` for Python callers: `shape` a tuple of ints, `dtype` a numpy dtype.
+#[pyfunction(name = "check_out")]
+pub fn py_check_out<'py>(
+    out: &Bound<'py, PyAny>,
+    shape: Vec<usize>,
+    dtype: &Bound<'py, PyArrayDescr>,
+) -> PyResult<()> {
+    let shape: Vec<Option<usize>> = shape.into_iter().map(Some).collect();
+    check_out(out, &shape, Some(dtype))
+}
+
+/// The array's elements; `check_out` passed, so this cannot fail but stays fallible.
 fn slice_of<'a, T: numpy::Element>(
     rw: &'a mut numpy::PyReadwriteArray2<'_, T>,
 ) -> PyResult<&'a mut [T]> {
