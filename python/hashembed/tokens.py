@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _checks
-from .errors import ItemTypeError, ParameterError, ParameterTypeError, parameter_error, renamed
+from .errors import (
+    ItemError,
+    ItemTypeError,
+    ParameterError,
+    ParameterTypeError,
+    item_error,
+    parameter_error,
+    renamed,
+)
 
 if TYPE_CHECKING:
     from ._embedder import HashEmbedder
@@ -71,20 +79,20 @@ def _token_rows(batch: Any) -> list[Sequence[Any]]:
         if isinstance(row, (list, tuple)):
             rows.append(row)
         elif isinstance(row, (str, bytes)):
-            raise TypeError(
-                f"batch[{b}] is a {type(row).__name__}, not a sequence of tokens "
-                "(for one sequence, pass [tokens])"
-            )
+            reason = f"is a {type(row).__name__}, not a sequence of tokens (for one sequence, pass [tokens])"
+            raise item_error(ItemTypeError, f"batch[{b}]", b, reason)
         elif isinstance(row, (set, frozenset)):
             raise _checks.unordered(f"batch[{b}]", row)
         elif isinstance(row, np.ndarray):
             if row.ndim != 1:
-                raise ValueError(f"batch[{b}] must be one-dimensional, got an array of shape {row.shape}")
+                reason = f"must be one-dimensional, got an array of shape {row.shape}"
+                raise item_error(ItemError, f"batch[{b}]", b, reason)
             rows.append(row.tolist())
         elif isinstance(row, Iterable):
             rows.append(list(row))
         else:
-            raise TypeError(f"batch[{b}] must be a sequence of str tokens, not {type(row).__name__}")
+            reason = f"must be a sequence of str tokens, not {type(row).__name__}"
+            raise item_error(ItemTypeError, f"batch[{b}]", b, reason)
     return rows
 
 
@@ -194,7 +202,8 @@ def _encodings(encodings: Any) -> list[Any]:
     encs = list(encodings)
     for i, e in enumerate(encs):
         if not _is_encoding(e):
-            raise TypeError(f"encodings[{i}] is a {type(e).__name__}, not a tokenizers.Encoding")
+            reason = f"is a {type(e).__name__}, not a tokenizers.Encoding"
+            raise item_error(ItemTypeError, f"encodings[{i}]", i, reason)
     return encs
 
 
@@ -227,7 +236,8 @@ def embed_encodings(
             continue
         attention = np.asarray(e.attention_mask[:n], dtype=bool)
         if len(attention) != n:
-            raise ValueError(f"encodings[{b}] has {lens[b]} tokens but {len(e.attention_mask)} mask entries")
+            reason = f"has {lens[b]} tokens but {len(e.attention_mask)} mask entries"
+            raise item_error(ItemError, f"encodings[{b}]", b, reason)
         mask[b, :n] = attention
         if skip_special_tokens:
             attention = attention & ~np.asarray(e.special_tokens_mask[:n], dtype=bool)
