@@ -57,7 +57,11 @@ mod pool;
 mod python;
 #[cfg(feature = "std")]
 mod rowcopy;
-#[cfg(feature = "std")]
+// Batches given as UTF-8: what the C API and Python's Arrow path take (and the fuzzers check).
+#[cfg(all(
+    feature = "std",
+    any(feature = "capi", feature = "python", feature = "fuzzing")
+))]
 mod utf8;
 
 /// The README's Rust example, compiled and run as a doctest.
