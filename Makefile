@@ -56,7 +56,8 @@ test-c: ## build the C library and run the C tests (golden vectors, errors, the 
 	CARGO_TARGET_DIR=$(CURDIR)/target HASHEMBED_SKIP_CARGO_TEST=1 bash tests/c/run.sh
 
 .PHONY: test-python
-test-python: build ## pytest against the installed wheel
+test-python: build ## stubtest of the extension's stubs, then pytest against the installed wheel
+	$(PY) -m mypy.stubtest hashembed._core
 	$(PY) -m pytest -q tests
 
 .PHONY: wheel-check

@@ -129,7 +129,7 @@ fn bench_embedder(c: &mut Criterion) {
     let dim = embedder.dim();
     eprintln!(
         "active kernel: {}; supported: {:?}",
-        hashembed::kernel::active().name(),
+        hashembed::Kernel::active().name(),
         Kernel::ALL
             .into_iter()
             .filter(|k| k.is_supported())

@@ -47,7 +47,8 @@ enum hashembed_status_code {
     HASHEMBED_INVALID_OFFSETS = 5,
     /** A UTF-32 value above 0x10FFFF (surrogates 0xD800 to 0xDFFF are accepted). */
     HASHEMBED_INVALID_CODE_POINT = 6,
-    /** Another invalid argument: a misaligned pointer, or threads above 1024. */
+    /** Another invalid argument: a misaligned pointer, threads above 1024, or an unknown
+     *  HASHEMBED_KERNEL. */
     HASHEMBED_INVALID_ARGUMENT = 7,
     /** A size (such as n * dim) overflows the address space. */
     HASHEMBED_TOO_LARGE = 8,
@@ -129,7 +130,9 @@ hashembed_status hashembed_config_default(hashembed_config *config);
  * Validates *config and makes an embedder, stored in *out; release it with hashembed_free.
  * On failure *out is set to NULL (if out is not NULL).
  * Errors: HASHEMBED_NULL_POINTER, HASHEMBED_INVALID_CONFIG (the message names the parameter,
- * the value and the valid range).
+ * the value and the valid range), HASHEMBED_INVALID_ARGUMENT (the HASHEMBED_KERNEL
+ * environment variable is not auto, scalar, avx2 or avx512; a kernel the CPU lacks falls
+ * back to the best it has).
  */
 hashembed_status hashembed_new(const hashembed_config *config, hashembed_embedder **out);
 

@@ -1,45 +1,13 @@
 //! Parameters, their defaults and their validation. Validation turns a [`Config`] into
-//! [`Params`]: plain numbers the kernels can trust, with the layout resolved to boundaries.
+//! [`Params`]: plain numbers the kernels can trust, with the layout resolved to boundaries
+//! by `layout.rs` (which owns [`Layout`] and depends on nothing here).
 
 use crate::error::Error;
+pub use crate::layout::{Layout, MAX_NGRAM};
 
-/// Largest supported n-gram size.
-pub const MAX_NGRAM: usize = 8;
 /// Largest supported output length.
 pub const MAX_DIM: u64 = 65536;
 const LIMIT_31: u64 = 1 << 31;
-
-/// How `dim` is split between the n-gram sizes `1..=max_ngram`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Layout {
-    /// Size `i` gets a share proportional to `i` (more positions for longer n-grams).
-    #[default]
-    Proportional,
-    /// Every size gets the same share.
-    Equal,
-    /// Explicit part sizes, one per n-gram size; build it with [`Layout::explicit`].
-    Explicit { parts: [u64; MAX_NGRAM], len: usize },
-}
-
-impl Layout {
-    /// An explicit layout from part sizes, one per n-gram size (so at most 8 of them).
-    /// Whether their number matches `max_ngram` and their sum `dim` is checked by
-    /// [`Config::validate`].
-    pub fn explicit(parts: &[u64]) -> Result<Layout, Error> {
-        if parts.is_empty() || parts.len() > MAX_NGRAM {
-            return Err(Error::LayoutLength {
-                expected: MAX_NGRAM,
-                got: parts.len(),
-            });
-        }
-        let mut out = [0u64; MAX_NGRAM];
-        out[..parts.len()].copy_from_slice(parts);
-        Ok(Layout::Explicit {
-            parts: out,
-            len: parts.len(),
-        })
-    }
-}
 
 /// The parameters of the embedding function, as a user states them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,10 +69,10 @@ pub fn range_text(param: &str) -> &'static str {
     match param {
         "dim" => "1 <= dim <= 65536",
         "max_ngram" => "1 <= max_ngram <= 8",
-        "seed" => "0 <= seed < 2**64",
-        "base" => "1 <= base < 2**31",
-        "hash_modulus" => "2 <= hash_modulus < 2**31",
-        "buckets" => "3 <= buckets < 2**31",
+        "seed" => "0 <= seed <= 18446744073709551615",
+        "base" => "1 <= base <= 2147483647",
+        "hash_modulus" => "2 <= hash_modulus <= 2147483647",
+        "buckets" => "3 <= buckets <= 2147483647",
         _ => "a positive integer",
     }
 }

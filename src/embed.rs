@@ -20,9 +20,11 @@ pub const POSITION_BLOCK: usize = 512;
 /// quotient of every seed.
 #[derive(Debug, Clone, Copy)]
 pub struct Tables<'a> {
-    pub params: &'a Params,
-    pub seeds: &'a [u32],
-    pub quots: &'a [u32],
+    // Private: the quotients must be the seeds' (`shoup_quotient`), or the output is
+    // silently wrong; only `derive` and `Embedder::tables` make them.
+    pub(crate) params: &'a Params,
+    pub(crate) seeds: &'a [u32],
+    pub(crate) quots: &'a [u32],
 }
 
 impl<'a> Tables<'a> {

@@ -9,12 +9,42 @@ use crate::modarith::shoup_quotient;
 use crate::seeds;
 
 /// An embedding function. Immutable after construction, so one can be shared between threads.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Two embedders are equal when they compute the same function: the same parameters and
+/// seed vector. `seed` only derives the seeds, so it does not count on its own (explicit
+/// seeds equal to derived ones make an equal embedder); nor does how the seeds were given.
+#[derive(Debug, Clone)]
 pub struct Embedder {
     params: Params,
     seeds: Vec<u32>,
     quots: Vec<u32>,
     explicit_seeds: bool,
+}
+
+impl Embedder {
+    /// What equality and hashing compare: everything but `seed` and the seeds' origin (the
+    /// quotients follow from the seeds).
+    fn key(&self) -> (Params, &[u32]) {
+        let params = Params {
+            seed: 0,
+            ..self.params
+        };
+        (params, &self.seeds)
+    }
+}
+
+impl PartialEq for Embedder {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Embedder {}
+
+impl core::hash::Hash for Embedder {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
 }
 
 impl Embedder {
@@ -140,6 +170,23 @@ mod tests {
             out.to_vec(),
             Embedder::new(&Config::default()).unwrap().embed("hello")
         );
+    }
+
+    #[test]
+    fn equal_functions_are_equal_embedders() {
+        use std::hash::BuildHasher;
+
+        let derived = Embedder::new(&Config::default()).unwrap();
+        let seeds: Vec<u64> = derived.hash_seeds().iter().map(|&h| u64::from(h)).collect();
+        let other_seed = Config {
+            seed: 7,
+            ..Config::default()
+        };
+        let explicit = Embedder::with_hash_seeds(&other_seed, &seeds).unwrap();
+        assert_eq!(derived, explicit);
+        let state = std::hash::RandomState::new();
+        assert_eq!(state.hash_one(&derived), state.hash_one(&explicit));
+        assert_ne!(derived, Embedder::new(&other_seed).unwrap());
     }
 
     #[test]

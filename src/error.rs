@@ -105,9 +105,7 @@ impl fmt::Display for Error {
                 f,
                 "rows[{index}]={row} repeats an earlier row or is not below the output's {rows} rows"
             ),
-            Error::Utf8 { index, byte } => {
-                write!(f, "text {index} is not valid UTF-8 (at byte {byte})")
-            }
+            Error::Utf8 { index, byte } => write!(f, "text {index} {}", Utf8Reason(byte)),
             Error::Offsets { index } => write!(
                 f,
                 "offsets[{index}] is out of order or past the end of the text buffer"
@@ -130,3 +128,13 @@ impl fmt::Display for Error {
 
 #[cfg(feature = "std")]
 impl std::error::Error for Error {}
+
+/// What is wrong with a text that is not valid UTF-8 from byte `.0` on: the message after
+/// the text's name, for bindings that name texts their own way (an Arrow row, a line).
+pub struct Utf8Reason(pub usize);
+
+impl fmt::Display for Utf8Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "is not valid UTF-8 (at byte {})", self.0)
+    }
+}

@@ -1,7 +1,42 @@
-//! Boundaries of the n-gram parts of the output (spec step 3).
+//! How the output is split between the n-gram sizes, and the boundaries of those parts
+//! (spec step 3).
 
-use crate::config::{Layout, MAX_NGRAM};
 use crate::error::Error;
+
+/// Largest supported n-gram size.
+pub const MAX_NGRAM: usize = 8;
+
+/// How `dim` is split between the n-gram sizes `1..=max_ngram`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Layout {
+    /// Size `i` gets a share proportional to `i` (more positions for longer n-grams).
+    #[default]
+    Proportional,
+    /// Every size gets the same share.
+    Equal,
+    /// Explicit part sizes, one per n-gram size; build it with [`Layout::explicit`].
+    Explicit { parts: [u64; MAX_NGRAM], len: usize },
+}
+
+impl Layout {
+    /// An explicit layout from part sizes, one per n-gram size (so at most 8 of them).
+    /// Whether their number matches `max_ngram` and their sum `dim` is checked by
+    /// `Config::validate`.
+    pub fn explicit(parts: &[u64]) -> Result<Layout, Error> {
+        if parts.is_empty() || parts.len() > MAX_NGRAM {
+            return Err(Error::LayoutLength {
+                expected: MAX_NGRAM,
+                got: parts.len(),
+            });
+        }
+        let mut out = [0u64; MAX_NGRAM];
+        out[..parts.len()].copy_from_slice(parts);
+        Ok(Layout::Explicit {
+            parts: out,
+            len: parts.len(),
+        })
+    }
+}
 
 /// `b_0 = 0 < b_1 < ... < b_n = dim`; entries past `n` repeat `dim`.
 pub fn bounds(layout: &Layout, dim: u64, n: usize) -> Result<[usize; MAX_NGRAM + 1], Error> {

@@ -33,15 +33,17 @@
 //! thread pool and the Python bindings need `std`.
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
 
-pub mod config;
-pub mod element;
-pub mod embed;
-pub mod error;
-pub mod kernel;
-pub mod layout;
-pub mod modarith;
-pub mod rolling;
-pub mod seeds;
+// The modules are private: the API is what is re-exported below, so a caller cannot reach
+// the pieces (pools, UTF-8 decoding, modular arithmetic) and combine them wrongly.
+mod config;
+mod element;
+mod embed;
+mod error;
+mod kernel;
+mod layout;
+mod modarith;
+mod rolling;
+mod seeds;
 
 #[cfg(feature = "std")]
 mod batch;
@@ -50,13 +52,17 @@ mod capi;
 #[cfg(feature = "std")]
 mod embedder;
 #[cfg(feature = "std")]
-pub mod pool;
+mod pool;
 #[cfg(feature = "python")]
 mod python;
 #[cfg(feature = "std")]
 mod rowcopy;
-#[cfg(feature = "std")]
-pub mod utf8;
+// Batches given as UTF-8: what the C API and Python's Arrow path take (and the fuzzers check).
+#[cfg(all(
+    feature = "std",
+    any(feature = "capi", feature = "python", feature = "fuzzing")
+))]
+mod utf8;
 
 /// The README's Rust example, compiled and run as a doctest.
 #[cfg(all(doctest, feature = "std"))]
@@ -65,10 +71,22 @@ pub struct ReadmeExample;
 
 #[cfg(feature = "std")]
 pub use batch::{BatchOptions, Texts};
-pub use config::{Config, Layout, Params};
+pub use config::{Config, Params, MAX_DIM};
 pub use element::{Element, F16};
 pub use embed::Tables;
 #[cfg(feature = "std")]
 pub use embedder::Embedder;
 pub use error::Error;
 pub use kernel::Kernel;
+pub use layout::{Layout, MAX_NGRAM};
+
+/// Pieces the fuzz targets check against their oracles (`fuzzing` feature); not the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::element::f64_to_f16_bits;
+    pub use crate::modarith::shoup_quotient;
+    pub use crate::seeds::SplitMix64;
+    #[cfg(feature = "std")]
+    pub use crate::utf8::decode_rows;
+}

@@ -1,52 +1,139 @@
-//! Thread pools for batches, one per requested size, made lazily and remade after `fork`.
+//! Thread pools for batches, one per requested size, made lazily. Only the most recently used
+//! few are kept, and each process (a `fork` child too) has its own.
 //!
 //! A forked child inherits the pool objects but not their threads, so work handed to them
-//! would wait forever. Pools are therefore tagged with the process id that made them, and a
-//! child makes its own. The parent's pools are leaked in the child rather than dropped: their
-//! threads do not exist there, and dropping would try to wake them.
+//! would wait forever; it also inherits every lock in the state another thread held at the
+//! moment of the fork. So the pools live in a registry tagged with the process id, reached
+//! through an atomic pointer rather than a lock: a child sees the parent's id, makes a
+//! registry of its own and never touches the parent's lock. The parent's registry is leaked
+//! in the child rather than dropped: its threads do not exist there, and dropping would try to
+//! wake them.
 
-use std::sync::{Arc, Mutex};
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use crate::error::Error;
 
-struct Pools {
+/// Pools kept for reuse. Every distinct size asked for would otherwise keep its threads for
+/// the life of the process (128 sizes: 8 256 threads). An evicted pool's threads exit once
+/// the last batch running on it ends.
+const KEEP: usize = 4;
+
+struct Registry {
     pid: u32,
-    by_size: Vec<(usize, Arc<ThreadPool>)>,
+    /// Least recently used first.
+    pools: Mutex<Vec<(usize, Arc<ThreadPool>)>>,
 }
 
-static POOLS: Mutex<Option<Pools>> = Mutex::new(None);
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, Vec<(usize, Arc<ThreadPool>)>> {
+        // A panic while holding the lock leaves the list itself valid.
+        self.pools.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Registries are never freed, so a pointer once stored here stays valid.
+static REGISTRY: AtomicPtr<Registry> = AtomicPtr::new(ptr::null_mut());
+
+/// This process's registry.
+fn registry() -> &'static Registry {
+    let pid = std::process::id();
+    loop {
+        let current = REGISTRY.load(Ordering::Acquire);
+        // SAFETY: non-null pointers in REGISTRY come from `Box::into_raw` and are never freed.
+        if let Some(r) = unsafe { current.as_ref() } {
+            if r.pid == pid {
+                return r;
+            }
+        }
+        let fresh = Box::into_raw(Box::new(Registry {
+            pid,
+            pools: Mutex::new(Vec::new()),
+        }));
+        match REGISTRY.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
+            // SAFETY: just made from a Box, and from now on never freed.
+            Ok(_) => return unsafe { &*fresh },
+            // Another thread stored one first: ours was never shared, so it can go.
+            // SAFETY: `fresh` came from `Box::into_raw` above and nothing else has it.
+            Err(_) => drop(unsafe { Box::from_raw(fresh) }),
+        }
+    }
+}
 
 /// Cores available to this process.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// The kept pool of `size` workers, now the most recently used.
+fn reuse(pools: &mut Vec<(usize, Arc<ThreadPool>)>, size: usize) -> Option<Arc<ThreadPool>> {
+    let at = pools.iter().position(|(n, _)| *n == size)?;
+    let entry = pools.remove(at);
+    let pool = Arc::clone(&entry.1);
+    pools.push(entry);
+    Some(pool)
+}
+
 /// A pool of `threads` workers (all cores when `None`).
 pub fn get(threads: Option<usize>) -> Result<Arc<ThreadPool>, Error> {
     let size = threads.unwrap_or_else(default_threads).max(1);
-    let pid = std::process::id();
-    let mut guard = POOLS.lock().unwrap_or_else(|e| e.into_inner());
-    if guard.as_ref().is_some_and(|p| p.pid != pid) {
-        if let Some(stale) = guard.take() {
-            std::mem::forget(stale);
-        }
+    let registry = registry();
+    if let Some(pool) = reuse(&mut registry.lock(), size) {
+        return Ok(pool);
     }
-    let pools = guard.get_or_insert_with(|| Pools {
-        pid,
-        by_size: Vec::new(),
-    });
-    if let Some((_, pool)) = pools.by_size.iter().find(|(n, _)| *n == size) {
-        return Ok(Arc::clone(pool));
-    }
-    let pool = Arc::new(
+    // Built without the lock held: starting threads takes a while, and other batches need
+    // not wait for it.
+    let built = Arc::new(
         ThreadPoolBuilder::new()
             .num_threads(size)
             .thread_name(|i| format!("hashembed-{i}"))
             .build()
             .map_err(|_| Error::Threads)?,
     );
-    pools.by_size.push((size, Arc::clone(&pool)));
-    Ok(pool)
+    let evicted = {
+        let mut pools = registry.lock();
+        // Another thread may have built one of this size meanwhile; ours is then dropped.
+        if let Some(pool) = reuse(&mut pools, size) {
+            return Ok(pool);
+        }
+        pools.push((size, Arc::clone(&built)));
+        (pools.len() > KEEP).then(|| pools.remove(0))
+    };
+    // Dropped after unlocking: dropping the last handle of a pool wakes its threads to exit.
+    drop(evicted);
+    Ok(built)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_most_recently_used_pools_are_kept() {
+        // Sizes no other test asks for, so nothing else holds these pools.
+        let sizes = 41..=50;
+        let weak: Vec<_> = sizes
+            .clone()
+            .map(|n| Arc::downgrade(&get(Some(n)).unwrap()))
+            .collect();
+        let alive: Vec<usize> = sizes
+            .zip(&weak)
+            .filter(|(_, w)| w.upgrade().is_some())
+            .map(|(n, _)| n)
+            .collect();
+        // Other tests' batches running meanwhile may evict more of them, never fewer.
+        assert!(alive.len() <= KEEP, "pools kept: {alive:?}");
+    }
+
+    #[test]
+    fn a_pool_in_use_outlives_its_eviction() {
+        let pool = get(Some(61)).unwrap();
+        for n in 62..62 + KEEP {
+            get(Some(n)).unwrap();
+        }
+        assert_eq!(pool.install(rayon::current_num_threads), 61);
+    }
 }

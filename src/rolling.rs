@@ -14,11 +14,14 @@ fn reduce(c: u32, m: u32) -> u32 {
     }
 }
 
-/// The spec's Horner hash of one n-gram.
+/// The spec's Horner hash of one n-gram: the tests' definition of what the rolling hash
+/// computes.
+#[cfg(test)]
 pub fn horner(gram: &[u32], base: u32, m: u32) -> u32 {
     horner_with(gram, MulConst::new(base % m, m), m)
 }
 
+#[cfg(test)]
 fn horner_with(gram: &[u32], p: MulConst, m: u32) -> u32 {
     gram.iter()
         .fold(0, |h, &c| add_mod(p.mul_mod(h, m), reduce(c, m), m))
@@ -54,10 +57,6 @@ impl<'t> Marked<'t> {
 
     pub fn len(&self) -> usize {
         self.body.len() + 2 * usize::from(self.markers)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     #[inline(always)]

@@ -1,5 +1,6 @@
 //! The hash-seed vector (spec step 2): SplitMix64 from `seed`, folded into `1..buckets`.
 
+#[cfg(feature = "std")]
 use crate::error::Error;
 
 /// The SplitMix64 generator.
@@ -33,7 +34,9 @@ pub fn derive(seed: u64, buckets: u32, out: &mut [u32]) {
     }
 }
 
-/// Copies explicit seeds into `out`, checking each lies in `1..buckets`.
+/// Copies explicit seeds into `out`, checking each lies in `1..buckets` (only an `Embedder`
+/// takes explicit seeds, so only with `std`).
+#[cfg(feature = "std")]
 pub fn check_explicit(given: &[u64], buckets: u32, out: &mut [u32]) -> Result<(), Error> {
     if given.len() != out.len() {
         return Err(Error::HashSeedsLength {

@@ -604,3 +604,73 @@ def test_unknown_preset_and_non_bool_markers_are_refused():
         HashEmbedder.preset("nope")
     with pytest.raises(TypeError, match="boundary_markers must be a bool, not int"):
         HashEmbedder(boundary_markers=1)
+
+
+def test_embed_takes_a_dtype():
+    """Defect 18: `embed` had no dtype though every other path offers float64 and float16."""
+    e = HashEmbedder(32)
+    for dtype in ("float32", "float64", "float16"):
+        got = e.embed("héllo", dtype=dtype)
+        assert got.dtype == np.dtype(dtype) and got.shape == (32,)
+        assert_same_bits(got, e.embed_batch(["héllo"], dtype=dtype)[0], dtype)
+        assert_same_bits(e("héllo", dtype=dtype), got, dtype)
+    with pytest.raises(TypeError, match=r"text must be str, not bytes"):
+        e.embed(b"hello", dtype="float64")
+
+
+def test_the_pickled_size_in_the_docs_is_right():
+    """Defect 18: docs/distributed.md gave a pickled size the code does not have."""
+    import pickle
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "distributed.md").read_text(encoding="utf-8")
+    stated = int(re.search(r"len\(data\)\s+# (\d+) bytes", doc).group(1))
+    assert len(pickle.dumps(HashEmbedder(dim=256))) == stated
+
+
+LAZY = """
+import sys, hashembed
+assert "hashembed.reference" not in sys.modules
+print(hashembed.reference.embed("a", dim=12).shape)
+try:
+    hashembed.torch
+except ImportError as e:
+    print(e)
+print(hasattr(hashembed, "dask"), hasattr(hashembed, "nope"))
+"""
+
+
+def test_optional_modules_are_lazy_attributes():
+    """Contract 6: `import hashembed` then `hashembed.reference`, `.torch`, `.dask` works,
+    and a missing optional dependency names the extra to install."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", LAZY], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "(12,)"
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        assert lines[1] == "hashembed.torch needs torch: pip install 'hashembed[torch]'"
+    assert lines[-1] == "True False"
+
+
+def test_the_native_entry_points_are_not_public():
+    """Contract 2: HashEmbedder holds the native embedder instead of extending it, so its
+    raw entry points are not part of the API; texts given as UTF-8 have a public method."""
+    e = HashEmbedder(16)
+    assert not isinstance(e, hashembed._core.Embedder)
+    for name in ("embed_batch_into", "embed_utf8_into"):
+        assert not hasattr(e, name), name
+    data = np.frombuffer("héllo wörld".encode(), np.uint8)
+    offsets = np.array([0, 6, 6, len(data)], np.int64)
+    got = e.embed_utf8(data, offsets, dtype="float64")
+    assert_same_bits(got, e.embed_batch(["héllo", "", " wörld"], dtype="float64"))
+    with pytest.raises(hashembed.ItemError) as info:
+        e.embed_utf8(np.frombuffer(b"ok\xff", np.uint8), np.array([0, 2, 3]))
+    assert (info.value.index, info.value.byte) == (1, 0)
+    with pytest.raises(AttributeError):
+        e.dim = 3

@@ -238,3 +238,43 @@ def test_out_errors(embedder):
         embedder.embed_arrow(arr, dtype="int32")
     with pytest.raises(ValueError, match=r"num_threads"):
         embedder.embed_arrow(arr, num_threads=0)
+
+
+def test_nulls_are_zero_rows_with_boundary_markers():
+    """Defect 5: embedded as the empty string, a null was a non-zero row with boundary markers
+    (U+0002 U+0003 has n-grams), or zeros, depending on its offsets."""
+    marked = HashEmbedder(DIM, boundary_markers=True)
+    assert marked.embed("").any()
+    arr = pa.array(["a", None, "b", None])
+    got = marked.embed_arrow(arr)
+    assert not got[[1, 3]].any()
+    assert np.array_equal(got[[0, 2]], marked.embed_batch(["a", "b"]))
+    over_bytes = from_parts([b"a", b"junk", b"b"], nulls=[1], type_=pa.string())
+    assert not marked.embed_arrow(over_bytes)[1].any()
+    chunked = pa.chunked_array([arr, pa.array([None, "c"])])
+    assert not marked.embed_arrow(chunked)[[1, 3, 4]].any()
+
+
+def test_an_all_null_array_is_zero_rows(embedder):
+    """Defect 16: pyarrow types a column of only None as null; it was a TypeError."""
+    got = embedder.embed_arrow(pa.array([None, None, None]))
+    assert got.shape == (3, DIM) and not got.any()
+    with pytest.raises(ValueError, match=r"row 0 is null"):
+        embedder.embed_arrow(pa.array([None]), nulls="error")
+    chunked = pa.chunked_array([pa.array([None]), pa.array([None, None])])
+    assert not embedder.embed_arrow(chunked, out=np.ones((3, DIM), np.float32)).any()
+
+
+@pytest.mark.parametrize("type_", [pa.string(), pa.binary(), pa.large_binary()])
+def test_invalid_utf8_in_a_later_chunk_writes_nothing(embedder, type_):
+    """Defect 13: with out=, chunk 0 was written before chunk 1's invalid UTF-8 was found."""
+
+    def typed(rows):
+        binary = pa.array(rows, type=pa.binary())
+        return binary.view(pa.string()) if type_ == pa.string() else binary.cast(type_)
+
+    chunked = pa.chunked_array([typed([b"x", b"y"]), typed([b"ok", b"\xc3\x28"])])
+    out = np.full((4, DIM), 7, np.float32)
+    with pytest.raises(ValueError, match=r"^row 3 is not valid UTF-8 \(at byte 0\)"):
+        embedder.embed_arrow(chunked, out=out)
+    assert (out == 7).all()

@@ -278,7 +278,8 @@ def test_info() -> None:
     assert result.returncode == 0, result.stderr.decode()
     out = result.stdout.decode()
     assert f"hashembed {hashembed.__version__}" in out
-    assert f"kernel: {hashembed.get_kernel()}\n" in out
+    setting = os.environ.get("HASHEMBED_KERNEL", "unset")
+    assert f"kernel: {hashembed.get_kernel()} (HASHEMBED_KERNEL: {setting})\n" in out
     assert f"available kernels: {', '.join(hashembed.available_kernels())}\n" in out
     assert f"threads: {hashembed.default_threads()}\n" in out
     for key, value in hashembed.HashEmbedder().config().items():
@@ -306,6 +307,7 @@ def _error_cases(tmp_path: Path, text_file: Path) -> dict[str, tuple[list[str], 
     as_npy.write_text("a\nb\n")
     table = tmp_path / "t.parquet"
     pq.write_table(pa.table({"a": ["x", None], "n": [1, 2]}), table)
+    (tmp_path / "d.npy").mkdir()
     t = str(text_file)
     return {
         "missing input": (["embed", str(tmp_path / "nope.txt")], "nope.txt: no such file"),
@@ -318,7 +320,12 @@ def _error_cases(tmp_path: Path, text_file: Path) -> dict[str, tuple[list[str], 
         "layout sum": (["embed", t, "--layout", "1,2,3", "--dim", "10"], "layout"),
         "negative seed": (["embed", t, "--seed", "-1"], "seed"),
         "buckets 2": (["embed", t, "--buckets", "2"], "buckets"),
-        "threads 0": (["embed", t, "--threads", "0"], "num_threads=0"),
+        "threads 0": (["embed", t, "--threads", "0"], "--threads must be at least 1, got 0"),
+        "vocab threads 0": (
+            ["vocab", str(TOKENIZER_JSON), "-o", str(tmp_path / "t.npy"), "--threads", "0"],
+            "--threads",
+        ),
+        "output is a directory": (["embed", t, "-o", str(tmp_path / "d.npy")], "d.npy: it is a directory"),
         "batch-size 0": (["embed", t, "--batch-size", "0"], "--batch-size"),
         "stdin without -o": (["embed", "-"], "-o"),
         "output suffix": (["embed", t, "-o", str(tmp_path / "out.bin")], ".npy"),
@@ -329,7 +336,7 @@ def _error_cases(tmp_path: Path, text_file: Path) -> dict[str, tuple[list[str], 
         "missing column": (["embed", str(table), "--column", "text"], "no column 'text'"),
         "ambiguous column": (["embed", str(table)], "--column"),
         "null with --nulls error": (["embed", str(table), "--column", "a", "--nulls", "error"], "row 1"),
-        "non-string column": (["embed", str(table), "--column", "n"], "int64"),
+        "non-string column": (["embed", str(table), "--column", "n"], "t.parquet: column 'n': expected"),
         "unreadable parquet": (["embed", str(text_file.with_name("x.parquet"))], "x.parquet"),
         "vocab suffix": (["vocab", str(TOKENIZER_JSON), "-o", str(tmp_path / "t.bin")], ".safetensors"),
         "vocab missing tokenizer": (
@@ -525,3 +532,207 @@ def test_embed_memory_is_bounded(tmp_path: Path) -> None:
     sample = [0, 1, 99_999, 100_000, 1_234_567, rows - 1]
     texts = [f"line {i} of {rows}: w{i % 977}" for i in sample]
     assert_same_bits(np.asarray(got[sample]), hashembed.HashEmbedder(64).embed_batch(texts), "sampled rows")
+
+
+# -- defects found by hostile use (docs/reliability.md) ---------------------------------------
+
+SMALL = ["hello", "wörld", "", "☃ snow"]
+
+
+def small_file(tmp_path: Path, name: str = "small.txt", prefix: bytes = b"") -> Path:
+    path = tmp_path / name
+    path.write_bytes(prefix + ("\n".join(SMALL) + "\n").encode())
+    return path
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_or_pipe_input_is_read_once(tmp_path: Path) -> None:
+    """Defect 7: the input was read twice, so a FIFO hung and /dev/stdin or <(...) failed
+    with "changed while it was being read"."""
+    want = hashembed.HashEmbedder(16).embed_batch(SMALL)
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    data = ("\n".join(SMALL) + "\n").encode()
+    writer = subprocess.Popen(["sh", "-c", 'cat > "$0"', str(fifo)], stdin=subprocess.PIPE)
+    writer.stdin.write(data)
+    writer.stdin.close()
+    result = run("embed", str(fifo), "-o", str(tmp_path / "f.npy"), "--dim", "16", "-q")
+    writer.wait(timeout=10)
+    assert result.returncode == 0, result.stderr.decode()
+    assert_same_bits(np.load(tmp_path / "f.npy"), want)
+    result = run("embed", "/dev/stdin", "-o", str(tmp_path / "s.npy"), "--dim", "16", "-q", stdin=data)
+    assert result.returncode == 0, result.stderr.decode()
+    assert_same_bits(np.load(tmp_path / "s.npy"), want)
+
+
+def test_a_byte_order_mark_is_not_part_of_line_one(tmp_path: Path) -> None:
+    """Defect 16: a UTF-8 BOM stayed at the start of line 1."""
+    path = small_file(tmp_path, prefix=b"\xef\xbb\xbf")
+    assert cli.main(["embed", str(path), "--dim", "16", "-q"]) == 0
+    assert_same_bits(np.load(path.with_suffix(".npy")), hashembed.HashEmbedder(16).embed_batch(SMALL))
+    tok = reference_tokenizer()
+    assert cli.main(["embed", str(path), "--tokenizer", str(TOKENIZER_JSON), "--dim", "16", "-q"]) == 0
+    assert np.load(path.with_suffix(".npy")).shape[0] == sum(
+        len(e.tokens) for e in tok.encode_batch(SMALL, add_special_tokens=False)
+    )
+
+
+def test_feather_v1_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Defect 16: a Feather version 1 file gave a meaningless byte count."""
+    path = tmp_path / "old.feather"
+    path.write_bytes(b"FEA1" + bytes(60) + b"FEA1")
+    assert cli.main(["embed", str(path)]) == 2
+    assert "old.feather: is a Feather version 1 file" in capsys.readouterr().err
+
+
+def test_binary_parquet_with_nulls_and_a_tokenizer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defects 9 and 14: a binary column with nulls crashed with --tokenizer, and invalid
+    UTF-8 there named no row."""
+    path = tmp_path / "b.parquet"
+    pq.write_table(pa.table({"t": pa.array([b"hello world", None, "wörld".encode()], pa.binary())}), path)
+    out = tmp_path / "b.npy"
+    assert cli.main(["embed", str(path), "--tokenizer", str(TOKENIZER_JSON), "-o", str(out), "-q"]) == 0
+    tok = reference_tokenizer()
+    tokens = [
+        t for e in tok.encode_batch(["hello world", "", "wörld"], add_special_tokens=False) for t in e.tokens
+    ]
+    assert_same_bits(np.load(out), hashembed.HashEmbedder().embed_batch(tokens))
+    pq.write_table(pa.table({"t": pa.array([b"ok", None, b"bad \xff"], pa.binary())}), path)
+    assert cli.main(["embed", str(path), "--tokenizer", str(TOKENIZER_JSON), "-o", str(out), "-q"]) == 2
+    assert "b.parquet: column 't': row 2 is not valid UTF-8 (at byte 4)" in capsys.readouterr().err
+
+
+def test_vocab_txt_in_the_cli_is_the_library_table(tmp_path: Path) -> None:
+    """Defect 11: `hashembed vocab vocab.txt` demanded BERT's special tokens, which
+    `embed_vocab` does not, and a repeated line was an error naming neither file nor line."""
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("the\nquick\nfox\nthe\n", encoding="utf-8")
+    out = tmp_path / "v.npy"
+    assert cli.main(["vocab", str(vocab), "-o", str(out), "--dim", "16", "--dtype", "float16", "-q"]) == 0
+    want = hashembed.HashEmbedder(16).embed_vocab(str(vocab), dtype="float16")
+    assert want.shape == (4, 16)
+    assert_same_bits(np.load(out), want)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_leaves_no_partial_files(tmp_path: Path) -> None:
+    """Defect 12: SIGTERM during `hashembed embed` left its hidden partial files behind."""
+    import signal
+    import time
+
+    path = tmp_path / "big.txt"
+    path.write_text("".join(f"line {i} " + "x" * 200 + "\n" for i in range(200_000)), encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hashembed", "embed", str(path), "-q"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not any(p.name.endswith(".partial") for p in tmp_path.iterdir()):
+        assert proc.poll() is None and time.monotonic() < deadline, "no partial file appeared"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.txt"]
+
+
+FULL_DISK = """
+import os, subprocess, sys
+import numpy as np
+d = sys.argv[1]
+cli = [sys.executable, "-m", "hashembed"]
+def run(*args):
+    p = subprocess.run([*cli, *args, "-q"], capture_output=True, text=True)
+    return [p.returncode, p.stderr.strip().splitlines()[-1:] if p.stderr else []]
+with open(os.path.join(d, "in.txt"), "w") as f:
+    f.write("hello world\\n" * 3000)
+with open(os.path.join(d, "vocab.txt"), "w") as f:
+    f.write("".join(f"token{i}\\n" for i in range(3000)))
+result = {"embed": run("embed", os.path.join(d, "in.txt"), "-o", os.path.join(d, "out.npy"))}
+table = os.path.join(d, "table.npy")
+result["small vocab"] = run("vocab", os.path.join(d, "vocab.txt"), "-o", table, "--dim", "16")
+result["large vocab"] = run("vocab", os.path.join(d, "vocab.txt"), "-o", table)
+result["table"] = list(np.load(table).shape)
+result["files"] = sorted(os.listdir(d))
+print(repr(result))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mounts a small tmpfs")
+def test_a_full_disk_is_an_error_and_leaves_the_old_file(tmp_path: Path) -> None:
+    """Defect 4: on a full disk `embed` died of SIGBUS leaving its sparse partial file, and
+    `vocab` left a truncated table in place of the old one. Run in a user and mount namespace
+    with a 1 MB tmpfs (skipped where unprivileged namespaces are not allowed)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount = 'mount -t tmpfs -o size=1m none "$0" && exec "$1" -c "$2" "$0"'
+    argv = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", mount, str(disk), sys.executable]
+    probe = subprocess.run([*argv, "pass"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs in a namespace: {probe.stderr.decode().strip()}")
+    result = subprocess.run([*argv, FULL_DISK], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    got = eval(result.stdout)  # the repr of a dict of lists, ints and strings
+    full = "No space left on device"
+    assert got["embed"][0] == 2 and full in got["embed"][1][0], got
+    assert got["small vocab"] == [0, []], got
+    assert got["large vocab"][0] == 2 and full in got["large vocab"][1][0], got
+    assert got["table"] == [3000, 16], "the old table was not kept"
+    assert got["files"] == ["in.txt", "table.npy", "vocab.txt"], "a partial file was left"
+
+
+def test_preset_boundary_markers_and_version(text_file: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "p.npy"
+    args = ["embed", str(text_file), "-o", str(out), "-q", "--preset", "robust", "--dim", "32"]
+    assert cli.main(args) == 0
+    lines = text_file.read_text(encoding="utf-8").splitlines()
+    assert_same_bits(np.load(out), hashembed.HashEmbedder.preset("robust", dim=32).embed_batch(lines))
+    assert cli.main([*args, "--no-boundary-markers"]) == 0
+    assert_same_bits(
+        np.load(out),
+        hashembed.HashEmbedder.preset("robust", dim=32, boundary_markers=False).embed_batch(lines),
+    )
+    assert cli.main(["embed", str(text_file), "-o", str(out), "-q", "--dim", "32", "--boundary-markers"]) == 0
+    assert_same_bits(np.load(out), hashembed.HashEmbedder(32, boundary_markers=True).embed_batch(lines))
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"hashembed {hashembed.__version__}\n"
+
+
+def test_each_line_is_tokenized_once(text_file: Path, tmp_path: Path, monkeypatch) -> None:
+    """Defect 15: `--tokenizer` tokenized the whole input twice (once to count the tokens,
+    once to embed them); the tokens are now spooled to a temporary file in between."""
+    from hashembed.cli import commands
+
+    tok = reference_tokenizer()
+    seen: list[int] = []
+
+    class Counting:
+        def encode_batch(self, texts, **kwargs):
+            seen.append(len(texts))
+            return tok.encode_batch(texts, **kwargs)
+
+    monkeypatch.setattr(commands, "_load_tokenizer", lambda path: Counting())
+    out = tmp_path / "t.npy"
+    argv = [
+        "embed",
+        str(text_file),
+        "--tokenizer",
+        "x",
+        "-o",
+        str(out),
+        "-q",
+        "--dim",
+        "16",
+        "--batch-size",
+        "500",
+    ]
+    assert cli.main(argv) == 0
+    lines = text_file.read_text(encoding="utf-8").splitlines()
+    assert sum(seen) == len(lines)
+    tokens = [t for e in tok.encode_batch(lines, add_special_tokens=False) for t in e.tokens]
+    assert_same_bits(np.load(out), hashembed.HashEmbedder(16).embed_batch(tokens))

@@ -63,14 +63,14 @@ def test_every_entry_point_at_once_matches_sequential_runs():
     def rows_job(threads):
         def job():
             out = np.full((len(texts), e.dim), np.nan, np.float32)
-            e.embed_batch_into(texts, out, threads, perm)
+            e._native.embed_batch_into(texts, out, threads, perm)
             return out
 
         return job
 
     def utf8_job():
         out = np.empty((1500, e.dim), np.float64)
-        e.embed_utf8_into(data, offs, out, 7)
+        e._native.embed_utf8_into(data, offs, out, 7)
         return out
 
     jobs = [

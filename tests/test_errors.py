@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import hashembed
 import numpy as np
@@ -35,10 +38,10 @@ OUT_OF_RANGE = [
 RANGES = {
     "dim": "65536",
     "max_ngram": "8",
-    "seed": "2**64",
-    "base": "2**31",
-    "hash_modulus": "2**31",
-    "buckets": "2**31",
+    "seed": "18446744073709551615",
+    "base": "2147483647",
+    "hash_modulus": "2147483647",
+    "buckets": "2147483647",
 }
 
 
@@ -48,7 +51,10 @@ def test_out_of_range_parameter(name, value):
         HashEmbedder(**{name: value})
     message = str(info.value)
     assert f"{name}={value}" in message
-    assert RANGES[name] in message  # the valid range, e.g. "1 <= dim <= 65536"
+    # The valid range, e.g. "1 <= dim <= 65536", in a notation C callers read too (not 2**31).
+    assert RANGES[name] in message and "**" not in message
+    assert isinstance(info.value, hashembed.ParameterError)
+    assert (info.value.parameter, info.value.value, info.value.index) == (name, value, None)
 
 
 ENDS = [
@@ -277,9 +283,10 @@ def test_two_dimensional_numpy_batch():
         HashEmbedder(8).embed_batch(np.array([["a", "b"], ["c", "d"]]))
 
 
-def test_call_with_a_str_takes_no_options():
-    with pytest.raises(TypeError, match="dtype"):
-        HashEmbedder(8)("a", dtype="float64")
+def test_call_with_a_str_takes_only_the_options_of_embed():
+    assert HashEmbedder(8)("a", dtype="float64").dtype == np.float64
+    with pytest.raises(TypeError, match="num_threads"):
+        HashEmbedder(8)("a", num_threads=2)
 
 
 @pytest.mark.parametrize("item", [1, b"x", None])
@@ -407,3 +414,86 @@ def test_set_kernel_unknown_name(name, restore_kernel):
 def test_set_kernel_of_wrong_type(restore_kernel):
     with pytest.raises(TypeError):
         hashembed.set_kernel(None)
+
+
+def test_errors_about_an_item_or_an_element_carry_it():
+    """Contract 3: the batch index, an Arrow row or a parameter's element is an attribute,
+    so no caller reads it back out of the message."""
+    e = HashEmbedder(8)
+    with pytest.raises(hashembed.ItemTypeError) as info:
+        e.embed_batch(["a", "b", 3])
+    assert isinstance(info.value, TypeError)
+    assert (info.value.index, info.value.reason) == (2, "must be str, not int")
+    with pytest.raises(hashembed.ItemTypeError) as info:
+        e.embed_tokens([["a"], ["b", None]])
+    assert info.value.index == (1, 1) and str(info.value) == "batch[1][1] must be str, not NoneType"
+    with pytest.raises(hashembed.ParameterError) as info:
+        HashEmbedder(8, hash_seeds=[1] * 7 + [2**40])
+    assert (info.value.parameter, info.value.index, info.value.value) == ("hash_seeds", 7, 2**40)
+    with pytest.raises(hashembed.ParameterTypeError) as info:
+        HashEmbedder(8, layout=[4, 2.0, 2])
+    assert (info.value.parameter, info.value.index, info.value.value) == ("layout", 1, 2.0)
+    with pytest.raises(hashembed.ParameterError) as info:
+        e.embed_batch(["a"], num_threads=0)
+    assert (info.value.parameter, info.value.value) == ("num_threads", 0)
+    checked_in_python = [
+        (lambda: e.embed_batch(["a"], dtype="int8"), "dtype", "int8"),
+        (lambda: e.embed_tokens([["a"]], max_length=0), "max_length", 0),
+        (lambda: HashEmbedder.preset("nope"), "preset", "nope"),
+    ]
+    for call, parameter, value in checked_in_python:
+        with pytest.raises(hashembed.ParameterError) as info:
+            call()
+        assert (info.value.parameter, info.value.value) == (parameter, value)
+    with pytest.raises(hashembed.ParameterError) as info:
+        e.embed_batch(["a"], out=np.zeros((2, 8), np.float32))
+    assert info.value.parameter == "out"
+
+
+def test_unclear_errors_are_clear():
+    """Defect 14: messages that named the wrong thing or were the wrong type."""
+    e = HashEmbedder(8)
+    data, offsets, out = np.frombuffer(b"ab", np.uint8), np.array([0, 1, 2]), np.zeros((2, 8), np.float32)
+    with pytest.raises(
+        TypeError, match=r"^offsets must be a 1-D numpy array of int64, not a 1-D array of int32$"
+    ):
+        e._native.embed_utf8_into(data, offsets.astype(np.int32), out)
+    with pytest.raises(TypeError, match=r"^rows must be a 1-D numpy array of int64, not list$"):
+        e._native.embed_batch_into(["a", "b"], out, None, [0, 1])
+    with pytest.raises(ValueError, match=r"^dtype='>f4' is not supported: .*byte order"):
+        e.embed_batch(["a"], dtype=">f4")
+
+    class FloatIndex:
+        def __index__(self):
+            return 2.5
+
+    with pytest.raises(TypeError, match=r"^dim must be an int, not FloatIndex$"):
+        HashEmbedder(FloatIndex())
+    with pytest.raises(TypeError, match=r"^kernel must be a str, not NoneType$"):
+        hashembed.set_kernel(None)
+
+
+def test_an_unknown_hashembed_kernel_is_an_error():
+    """Contract 7: HASHEMBED_KERNEL with an unknown value fell back to the best kernel."""
+    env = {**os.environ, "HASHEMBED_KERNEL": "avx9000"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import hashembed"], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 1
+    assert (
+        "HASHEMBED_KERNEL=\"avx9000\" is unknown: expected 'auto', 'scalar', 'avx2' or 'avx512'"
+        in result.stderr
+    )
+    for lacking in {"avx2", "avx512"} - set(hashembed.available_kernels()):
+        env["HASHEMBED_KERNEL"] = lacking  # a kernel this CPU lacks: the best it has, silently
+        code = "import hashembed; print(hashembed.get_kernel())"
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        assert result.stdout == f"{hashembed.available_kernels()[-1]}\n", result.stderr
+    env["HASHEMBED_KERNEL"] = "scalar"
+    result = subprocess.run(
+        [sys.executable, "-c", "import hashembed; print(hashembed.get_kernel())"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.stdout == "scalar\n", result.stderr

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -60,3 +62,54 @@ def test_fork_while_another_thread_is_embedding():
     assert not busy.is_alive()
     assert_same_bits(box["out"][: len(TEXTS)], want)
     assert_same_bits(results[0][1], parent_results()[0])
+
+
+CHURN_WHILE_FORKING = """
+import os, threading, time
+import hashembed
+
+e = hashembed.HashEmbedder(16)
+work = ["x" * 5000] + [f"w{i}" for i in range(2000)]  # enough work to go to a thread pool
+churning = threading.Event()
+
+def churn():
+    for n in range(2, 81):  # a new size every time, so a pool is being built most of the time
+        e.embed_batch(work, num_threads=n)
+        churning.set()
+
+thread = threading.Thread(target=churn)
+thread.start()
+churning.wait()
+children = []
+while thread.is_alive() and len(children) < 64:
+    pid = os.fork()
+    if pid == 0:
+        e.embed_batch(work, num_threads=3)
+        os._exit(0)
+    children.append(pid)
+    time.sleep(0.002)
+thread.join()
+hung = 0
+deadline = time.monotonic() + 30
+for pid in children:
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            hung += 1
+            break
+        time.sleep(0.01)
+print(len(children), hung)
+"""
+
+
+def test_fork_while_another_thread_builds_pools():
+    """Defect 1: a fork while another thread held the pool lock left the child's copy locked,
+    and the child's next batch waited for it forever (1 or 2 children in 3 hung)."""
+    result = subprocess.run(
+        [sys.executable, "-c", CHURN_WHILE_FORKING], capture_output=True, text=True, timeout=240, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    forked, hung = map(int, result.stdout.split())
+    assert forked >= 1
+    assert hung == 0, f"{hung} of {forked} forked children hung in their first batch"

@@ -257,7 +257,7 @@ def test_embed_utf8_refuses_cleanly_or_matches_the_reference(data, offsets, dim)
     rows = max(len(offsets) - 1, 0)
     out = np.full((rows, dim), 7, np.float32)
     try:
-        e.embed_utf8_into(np.frombuffer(data, np.uint8), np.array(offsets, np.int64), out)
+        e._native.embed_utf8_into(np.frombuffer(data, np.uint8), np.array(offsets, np.int64), out)
     except CLEAN:
         assert (out == 7).all()
         return

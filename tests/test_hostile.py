@@ -256,7 +256,7 @@ def test_out_arrays_that_cannot_be_written(e, tmp_path):
         with pytest.raises(kind, match=match):
             e.embed_batch(texts, out=out, dtype=getattr(out, "dtype", "float32"))
         with pytest.raises(kind, match=match):
-            e.embed_batch_into(texts, out)  # the native layer checks without the wrapper's help
+            e._native.embed_batch_into(texts, out)  # the native layer checks without the wrapper's help
     assert np.all(base == 0)
     assert np.fromfile(path, np.float32).sum() == 0
 
@@ -286,7 +286,7 @@ def test_out_that_are_memmaps_and_views(e, tmp_path):
     assert_same_bits(raw.view(np.float32), want)
     # An ndarray subclass.
     sub = np.zeros((3, DIM), np.float32).view(type("Sub", (np.ndarray,), {}))
-    e.embed_batch_into(texts, sub)
+    e._native.embed_batch_into(texts, sub)
     assert_same_bits(np.asarray(sub), want)
 
 
@@ -296,11 +296,11 @@ def test_out_sharing_memory_with_another_argument(e):
     out = np.zeros((4, DIM), np.float64)
     rows = out[0].view(np.int64)[:2]
     with pytest.raises(ValueError, match="out is in use"):
-        e.embed_batch_into(["a", "b"], out, None, rows)
+        e._native.embed_batch_into(["a", "b"], out, None, rows)
     data = np.frombuffer(b"abcd" * 32, np.uint8).copy()
     alias = data.view(np.float32).reshape(-1, DIM)[:1]
     with pytest.raises(ValueError, match="out is in use"):
-        e.embed_utf8_into(data, np.array([0, 2], np.int64), alias)
+        e._native.embed_utf8_into(data, np.array([0, 2], np.int64), alias)
     assert bytes(data) == b"abcd" * 32
 
 
@@ -405,7 +405,7 @@ def test_input_too_large_to_copy_is_a_memory_error():
         e = hashembed.HashEmbedder(8)
         s = "x" * 1_000_000
         data = np.zeros(1 << 30, np.uint8)  # 1 GB of NULs (untouched pages): 4 GB decoded
-        utf8 = lambda: e.embed_utf8_into(data, np.array([0, 1 << 30]), np.zeros((1, 8), np.float32))
+        utf8 = lambda: e._native.embed_utf8_into(data, np.array([0, 1 << 30]), np.zeros((1, 8), np.float32))
         calls = (lambda: e.embed_batch([s] * 2000), lambda: e.embed_tokens([[s] * 2000]), utf8)
         for call in calls:
             try:
@@ -478,7 +478,7 @@ def test_corrupt_utf8_offsets(e, offsets):
     data = np.frombuffer(b"abc", np.uint8)
     out = np.full((len(offsets) - 1, DIM), 3.0, np.float32)
     with pytest.raises(ValueError, match="offsets"):
-        e.embed_utf8_into(data, np.array(offsets, np.int64), out)
+        e._native.embed_utf8_into(data, np.array(offsets, np.int64), out)
     assert np.all(out == 3.0)
 
 

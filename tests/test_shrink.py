@@ -305,7 +305,7 @@ def test_cli_shrink(model_dir: Path, tmp_path: Path) -> None:
         (["--texts", "{missing}"], "--texts .*: no such file"),
         (["--texts", "{empty}"], "holds no non-blank line"),
         (["--texts", "{latin1}"], "is not UTF-8"),
-        (["--texts", "{train}", "--preset", "nope"], "preset='nope' is unknown"),
+        (["--texts", "{train}", "--max-ngram", "0"], "max_ngram"),
         (["--texts", "{train}", "--steps", "0"], "steps must be an int >= 1"),
         (["--texts", "{train}", "-o", "{precious}"], "not an earlier hashembed save"),
     ],

@@ -3,11 +3,15 @@ the same results as sequential calls."""
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 
 import numpy as np
+import pytest
 from hashembed import HashEmbedder
 from support import assert_same_bits
 
@@ -120,3 +124,32 @@ def test_threads_sharing_one_embedder_match_sequential_runs():
             assert_same_bits(got, want[t], f"thread {t}")
         for got in single_results:
             assert_same_bits(got, want_single[t], f"thread {t} embed")
+
+
+POOLS_OF_MANY_SIZES = """
+import os, time
+import hashembed
+
+e = hashembed.HashEmbedder(16)
+work = ["x" * 5000] + [f"w{i}" for i in range(2000)]  # enough work to go to a thread pool
+before = len(os.listdir("/proc/self/task"))  # the main thread, and any numpy's BLAS started
+bound = before + 37 + 38 + 39 + 40  # the last four pools
+for n in range(1, 41):
+    e.embed_batch(work, num_threads=n)
+deadline = time.monotonic() + 20  # evicted pools' threads exit on their own, soon after
+while len(os.listdir("/proc/self/task")) > bound and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(len(os.listdir("/proc/self/task")) - before)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc/self/task")
+def test_pools_of_many_sizes_do_not_keep_their_threads():
+    """Defect 2: every distinct num_threads kept its pool, and its threads, for the life of the
+    process (these 40 sizes left 821 threads). Now only the last 4 pools are kept."""
+    result = subprocess.run(
+        [sys.executable, "-c", POOLS_OF_MANY_SIZES], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    threads = int(result.stdout)
+    assert threads <= 37 + 38 + 39 + 40, f"{threads} pool threads alive after pools of 40 sizes"

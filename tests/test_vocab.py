@@ -112,7 +112,7 @@ def test_dict_ids_must_be_exactly_0_to_v_minus_1(embedder):
 
 
 def test_vocab_type_errors(embedder):
-    with pytest.raises(TypeError, match=r"vocab token 5 \(id 1\) is not a str"):
+    with pytest.raises(TypeError, match=r"vocab token 5 \(id 1\) must be str, not int"):
         embedder.embed_vocab({"a": 0, 5: 1})
     with pytest.raises(TypeError, match=r"vocab\[1\] must be str, not int"):
         embedder.embed_vocab(["a", 1])
@@ -217,3 +217,31 @@ def test_save_table_needs_a_known_extension(tmp_path, table):
 def test_exports():
     assert "save_table" in hashembed.__all__ and "load_tokenizer" in hashembed.__all__
     assert hashembed.save_table is hashembed.vocab.save_table
+
+
+def test_an_unordered_vocab_is_refused(embedder):
+    """Defect 10: a set was accepted, and its rows followed its iteration order, which
+    changes with PYTHONHASHSEED (embed_batch refuses sets)."""
+    for unordered in ({"a", "b"}, frozenset({"a"})):
+        with pytest.raises(TypeError, match=r"vocab must be an ordered sequence"):
+            embedder.embed_vocab(unordered)
+        with pytest.raises(TypeError, match=r"vocab must be an ordered sequence"):
+            hashembed.vocab.vocab_tokens(unordered)
+
+
+def test_vocab_tokens_are_in_id_order(tmp_path):
+    from hashembed.vocab import vocab_tokens
+
+    assert vocab_tokens(["b", "a"]) == ["b", "a"]
+    assert vocab_tokens({"x": 2, "y": 0, "z": 1}) == ["y", "z", "x"]
+    path = tmp_path / "vocab.txt"
+    path.write_text("the\nquick\nthe\n", encoding="utf-8")
+    assert vocab_tokens(path) == ["the", "quick", "the"]
+    tok = hashembed.load_tokenizer(minilm_dir() / "tokenizer.json")
+    tokens = vocab_tokens(tok)
+    assert tokens == vocab_tokens(minilm_dir() / "tokenizer.json")
+    assert all(tokens[i] == t for t, i in tok.get_vocab(with_added_tokens=True).items())
+    with pytest.raises(ValueError, match=r"id 1 is missing"):
+        vocab_tokens({"a": 0, "b": 2})
+    with pytest.raises(TypeError, match=r"vocab\[1\] must be str, not int"):
+        vocab_tokens(["a", 1])

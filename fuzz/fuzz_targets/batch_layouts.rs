@@ -147,7 +147,7 @@ fn run(input: Input, mut u: Unstructured<'_>) {
         RowsIn::Spread { extra, seed } => {
             let capacity = n + usize::from(*extra % 16);
             let mut all: Vec<usize> = (0..capacity).collect();
-            let mut g = hashembed::seeds::SplitMix64::new(*seed);
+            let mut g = hashembed::internals::SplitMix64::new(*seed);
             for i in (1..all.len()).rev() {
                 let j = (g.next().unwrap() % (i as u64 + 1)) as usize;
                 all.swap(i, j);

@@ -1,10 +1,10 @@
-//! `hashembed::utf8::decode_rows` on arbitrary bytes and offsets: it must never panic, must
+//! `hashembed::internals::decode_rows` on arbitrary bytes and offsets: it must never panic, must
 //! decode exactly what `std` decodes when every row is valid, and otherwise must name the
 //! first bad row (offsets out of order or past the end, or invalid UTF-8 at the right byte).
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
-use hashembed::utf8::decode_rows;
+use hashembed::internals::decode_rows;
 use hashembed::Error;
 use libfuzzer_sys::fuzz_target;
 

@@ -5,8 +5,8 @@
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
-use hashembed::kernel::Kernel;
-use hashembed::modarith::shoup_quotient;
+use hashembed::internals::shoup_quotient;
+use hashembed::Kernel;
 use hashembed::{Config, Embedder, F16};
 use hashembed_fuzz::{check_params, naive, repeat_to, ConfigIn};
 use libfuzzer_sys::fuzz_target;
@@ -134,7 +134,7 @@ fn run(input: Input, mut u: Unstructured<'_>) {
     assert!(half
         .iter()
         .zip(&wide)
-        .all(|(h, &v)| h.0 == hashembed::element::f64_to_f16_bits(v)));
+        .all(|(h, &v)| h.0 == hashembed::internals::f64_to_f16_bits(v)));
     // Wrong output lengths are errors.
     if dim > 1 {
         assert!(tables

@@ -2,7 +2,7 @@
 //! and a naive implementation of the spec used as an oracle on small inputs.
 
 use arbitrary::{Arbitrary, Unstructured};
-use hashembed::config::MAX_NGRAM;
+use hashembed::MAX_NGRAM;
 use hashembed::{Config, Layout, Params};
 
 /// A number drawn so that small values, range edges and anything at all all come up often.

@@ -7,12 +7,20 @@ Any string gets one, no table is stored, and strings sharing n-grams get nearby 
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from ._core import __version__, available_kernels, default_threads, get_kernel, set_kernel
 from ._embedder import HashEmbedder
+from .errors import ItemError, ItemTypeError, ParameterError, ParameterTypeError
 from .vocab import load_tokenizer, save_table
 
 __all__ = [
     "HashEmbedder",
+    "ItemError",
+    "ItemTypeError",
+    "ParameterError",
+    "ParameterTypeError",
     "__version__",
     "available_kernels",
     "default_threads",
@@ -21,3 +29,20 @@ __all__ = [
     "save_table",
     "set_kernel",
 ]
+
+# Submodules imported on first access (`hashembed.torch` after `import hashembed`), each with
+# the extra that installs what it needs; `reference` needs nothing.
+_LAZY = {"reference": None, "torch": "torch", "dask": "dask"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'hashembed' has no attribute {name!r}")
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as e:
+        if e.name is None or e.name.startswith(__name__) or _LAZY[name] is None:
+            raise
+        raise ImportError(
+            f"hashembed.{name} needs {e.name.split('.')[0]}: pip install 'hashembed[{_LAZY[name]}]'"
+        ) from e

@@ -1,12 +1,27 @@
 """Type stubs for `hashembed._core`, the compiled extension (src/python/*.rs)."""
 
 from collections.abc import Sequence
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
 from typing_extensions import Self, TypeAlias
 
-__all__ = ["Embedder", "__version__", "available_kernels", "default_threads", "get_kernel", "set_kernel"]
+__all__ = [
+    "Embedder",
+    "ItemError",
+    "ItemTypeError",
+    "ParameterError",
+    "ParameterTypeError",
+    "__version__",
+    "available_kernels",
+    "available_memory",
+    "check_out",
+    "default_threads",
+    "defaults",
+    "get_kernel",
+    "set_kernel",
+]
 
 __version__: str
 
@@ -14,6 +29,8 @@ _Int: TypeAlias = int | np.integer
 _Layout: TypeAlias = str | Sequence[_Int]
 _FloatArray2D: TypeAlias = npt.NDArray[np.float32] | npt.NDArray[np.float64] | npt.NDArray[np.float16]
 
+# Final: `hashembed.HashEmbedder` holds one rather than extending it.
+@final
 class Embedder:
     """An embedding function with a fixed configuration. Immutable, so it is shared freely
     between threads."""
@@ -29,6 +46,7 @@ class Embedder:
         hash_modulus: _Int,
         buckets: _Int,
         hash_seeds: Sequence[_Int] | None,
+        boundary_markers: bool | np.bool_,
     ) -> Self:
         """Every argument is required here; `hashembed.HashEmbedder` supplies the defaults."""
     @property
@@ -49,6 +67,9 @@ class Embedder:
     @property
     def hash_seeds(self) -> npt.NDArray[np.uint32]:
         """A copy of the hash seeds, one per output position."""
+    @property
+    def boundary_markers(self) -> bool:
+        """Whether texts are wrapped in U+0002 ... U+0003 before hashing."""
     @property
     def explicit_hash_seeds(self) -> bool:
         """Whether the seeds were given explicitly rather than derived from `seed`."""
@@ -75,6 +96,35 @@ class Embedder:
         """As `embed_batch_into`, for texts given as UTF-8: text `i` is
         `data[offsets[i]:offsets[i + 1]]` (the layout of an Arrow string array)."""
 
+class ParameterError(ValueError):
+    """A parameter out of its range: `.parameter` is its name, `.value` the value given and
+    `.index` the position of the bad element for a sequence (layout, hash_seeds, rows), else None."""
+
+    parameter: str
+    index: int | None
+    value: object
+
+class ParameterTypeError(TypeError):
+    """A parameter of the wrong type; attributes as for ParameterError."""
+
+    parameter: str
+    index: int | None
+    value: object
+
+class ItemError(ValueError):
+    """An item of a batch that cannot be embedded: `.index` is its position, `.reason` the
+    message after the item's name; for invalid UTF-8, `.byte` is where it goes wrong."""
+
+    index: Any
+    reason: str
+    byte: int
+
+class ItemTypeError(TypeError):
+    """An item of a batch of the wrong type; attributes as for ItemError."""
+
+    index: Any
+    reason: str
+
 def set_kernel(name: str) -> None:
     """Forces the projection kernel for the whole process: "auto", "scalar", "avx2" or "avx512"."""
 
@@ -83,6 +133,16 @@ def get_kernel() -> str:
 
 def available_kernels() -> list[str]:
     """The kernels this CPU can run, slowest first."""
+
+def defaults() -> dict[str, Any]:
+    """The default configuration (the spec's), as keyword arguments of `HashEmbedder`."""
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations (Linux's MemAvailable), or None if unknown."""
+
+def check_out(out: object, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    """Checks an output array as every native call does: a numpy.ndarray of exactly `shape`
+    and `dtype`, C-contiguous, writable and aligned (ParameterError or ParameterTypeError)."""
 
 def default_threads() -> int:
     """Worker threads a batch uses by default."""

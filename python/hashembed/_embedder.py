@@ -1,9 +1,9 @@
-"""`HashEmbedder`: the native embedder plus what is easier said in Python (argument
-normalisation, output allocation, pickling, equality)."""
+"""`HashEmbedder`: the native embedder (`hashembed._core.Embedder`, which it holds, not
+extends, so the native entry points stay private) plus what is easier said in Python:
+defaults, argument normalisation, output allocation, pickling, presets."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,8 +13,8 @@ from . import _core
 from . import arrow as _arrow
 from . import tokens as _tokens
 from . import vocab as _vocab
-
-_DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64), "float16": np.dtype(np.float16)}
+from ._checks import as_text_list, dtype_of, output
+from .errors import ParameterError, parameter_error
 
 # Measured in docs/quality.md (typo recall@1 averaged over seven languages, against the
 # default's 50.7%); the defaults stay the spec's.
@@ -27,116 +27,17 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _dtype(dtype: Any) -> np.dtype:
-    try:
-        dt = None if dtype is None else np.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt is None or dt.name not in _DTYPES:
-        raise ValueError(f"dtype={dtype!r} is not supported: expected 'float32', 'float64' or 'float16'")
-    return dt
-
-
-def _available_memory() -> int | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def allocate(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """An uninitialised output array, refused up front if it cannot fit in memory.
-
-    NumPy reserves large arrays lazily, so an impossible request would otherwise succeed here
-    and be killed by the kernel later, half written.
-    """
-    check_fits(shape, dtype)
-    return np.empty(shape, dtype=dtype)
-
-
-# Reading /proc/meminfo costs more than a small batch; smaller outputs always fit.
-_CHECK_ABOVE = 1 << 28
-
-
-def check_fits(shape: tuple[int, ...], dtype: np.dtype, extra: int = 0) -> None:
-    """MemoryError if an array of `shape` and `dtype` (plus `extra` bytes of working memory)
-    would not fit in the memory available."""
-    nbytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize + extra
-    if nbytes < _CHECK_ABOVE:
-        return
-    available = _available_memory()
-    if available is not None and nbytes > available:
-        raise MemoryError(
-            f"an output of shape {shape} and dtype {dtype.name} needs {nbytes / 1e9:.1f} GB, "
-            f"more than the {available / 1e9:.1f} GB available: pass out= (an np.memmap works) "
-            "or embed in chunks"
-        )
-
-
-def check_out(out: Any, shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
-    """`out` if it is a C-contiguous, writable, aligned array of exactly `shape` and `dt`."""
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy.ndarray, not {type(out).__name__}")
-    if out.shape != shape:
-        raise ValueError(f"out has shape {out.shape}: expected {shape}")
-    if out.dtype != dt:
-        raise ValueError(f"out has dtype {out.dtype}: expected {dt.name} (the dtype argument)")
-    if not out.flags.c_contiguous:
-        raise ValueError("out is not C-contiguous")
-    if not out.flags.writeable:
-        raise ValueError("out is read-only")
-    if not out.flags.aligned:
-        raise ValueError(f"out is not aligned to its {out.dtype.name} items: allocate it with numpy")
-    return out
-
-
-def output(out: Any, shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
-    """A new array of `shape` and `dt` (see `allocate`) if `out` is None, else the checked `out`."""
-    return allocate(shape, dt) if out is None else check_out(out, shape, dt)
-
-
-def as_text_list(texts: Any, name: str = "texts") -> list[str] | tuple[str, ...]:
-    """A list or tuple of the items of `texts`, the form the native code reads."""
-    if isinstance(texts, (list, tuple)):
-        return texts
-    if isinstance(texts, (str, bytes)):
-        raise TypeError(f"{name} must be a sequence of str, not a single {type(texts).__name__}")
-    if isinstance(texts, np.ndarray):
-        if texts.ndim != 1:
-            raise ValueError(f"{name} must be one-dimensional, got an array of shape {texts.shape}")
-        return texts.tolist()
-    if isinstance(texts, (set, frozenset)):
-        raise unordered(name, texts)
-    if isinstance(texts, Iterable):
-        return list(texts)
-    raise TypeError(f"{name} must be a sequence of str, not {type(texts).__name__}")
-
-
-def unordered(name: str, value: Any) -> TypeError:
-    """The error for a set where an ordered sequence is needed: its iteration order changes
-    from run to run, so the output rows could not be matched to its items."""
-    return TypeError(
-        f"{name} must be an ordered sequence, not a {type(value).__name__} (whose order is "
-        "arbitrary): pass sorted(...) or a list"
-    )
-
-
-class HashEmbedder(_core.Embedder):
+class HashEmbedder:
     """A dynamic hash embedding with a fixed configuration; see docs/spec.md for the function.
 
     Immutable and thread-safe: share one instance between threads, pickle it to send it to
     worker processes (it pickles to its small configuration).
     """
 
-    def __new__(
-        cls,
+    __slots__ = ("_layout_arg", "_native")
+
+    def __init__(
+        self,
         dim: int = 768,
         *,
         max_ngram: int = 3,
@@ -147,13 +48,12 @@ class HashEmbedder(_core.Embedder):
         buckets: int = 1_000_000_007,
         hash_seeds: Any = None,
         boundary_markers: bool = False,
-    ) -> HashEmbedder:
+    ) -> None:
         if isinstance(hash_seeds, np.ndarray):
             hash_seeds = hash_seeds.tolist()
         if not isinstance(layout, str) and isinstance(layout, Iterable):
             layout = tuple(layout)  # read a one-shot iterator once, for both uses below
-        self = super().__new__(
-            cls,
+        self._native = _core.Embedder(
             dim,
             max_ngram=max_ngram,
             layout=layout,
@@ -165,7 +65,56 @@ class HashEmbedder(_core.Embedder):
             boundary_markers=boundary_markers,
         )
         self._layout_arg = layout if isinstance(layout, str) else tuple(int(x) for x in layout)
-        return self
+
+    @property
+    def dim(self) -> int:
+        """Output dimension."""
+        return self._native.dim
+
+    @property
+    def max_ngram(self) -> int:
+        """Largest n-gram size."""
+        return self._native.max_ngram
+
+    @property
+    def layout(self) -> tuple[int, ...]:
+        """Output positions of each n-gram size, smallest size first."""
+        return self._native.layout
+
+    @property
+    def seed(self) -> int:
+        """Seed of the derived hash seeds."""
+        return self._native.seed
+
+    @property
+    def base(self) -> int:
+        """Polynomial hash base."""
+        return self._native.base
+
+    @property
+    def hash_modulus(self) -> int:
+        """Polynomial hash modulus."""
+        return self._native.hash_modulus
+
+    @property
+    def buckets(self) -> int:
+        """Projection modulus."""
+        return self._native.buckets
+
+    @property
+    def hash_seeds(self) -> np.ndarray:
+        """A copy of the hash seeds, one per output position (uint32)."""
+        return self._native.hash_seeds
+
+    @property
+    def boundary_markers(self) -> bool:
+        """Whether texts are wrapped in U+0002 ... U+0003 before hashing."""
+        return self._native.boundary_markers
+
+    @property
+    def explicit_hash_seeds(self) -> bool:
+        """Whether the seeds were given explicitly rather than derived from `seed`."""
+        return self._native.explicit_hash_seeds
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments: `HashEmbedder(**e.config()) == e`."""
@@ -186,8 +135,16 @@ class HashEmbedder(_core.Embedder):
         """A named configuration from the quality report (docs/quality.md), e.g. "robust";
         keyword arguments override its parameters."""
         if name not in PRESETS:
-            raise ValueError(f"preset={name!r} is unknown: expected one of {', '.join(map(repr, PRESETS))}")
+            message = f"preset={name!r} is unknown: expected one of {', '.join(map(repr, PRESETS))}"
+            raise parameter_error(ParameterError, message, "preset", name)
         return cls(**{**PRESETS[name], **overrides})
+
+    def embed(self, text: str, *, dtype: Any = "float32") -> np.ndarray:
+        """The embedding of one str, shape (dim,), as float32, float64 or float16."""
+        dt = dtype_of(dtype)
+        if dt == np.float32 or not isinstance(text, str):
+            return self._native.embed(text)  # which also refuses a non-str, naming `text`
+        return self.embed_batch([text], dtype=dt)[0]
 
     def embed_batch(
         self,
@@ -203,12 +160,27 @@ class HashEmbedder(_core.Embedder):
         that shape and of dtype `dtype`. Equal strings are computed once.
         """
         texts = as_text_list(texts)
-        dt = _dtype(dtype)
-        if out is None:
-            out = allocate((len(texts), self.dim), dt)
-        elif isinstance(out, np.ndarray) and out.dtype != dt:
-            raise ValueError(f"out has dtype {out.dtype}: expected {dt.name} (the dtype argument)")
-        self.embed_batch_into(texts, out, num_threads)
+        out = output(out, (len(texts), self.dim), dtype_of(dtype))
+        self._native.embed_batch_into(texts, out, num_threads)
+        return out
+
+    def embed_utf8(
+        self,
+        data: np.ndarray,
+        offsets: np.ndarray,
+        *,
+        out: np.ndarray | None = None,
+        dtype: Any = "float32",
+        num_threads: int | None = None,
+    ) -> np.ndarray:
+        """Embeddings of texts given as UTF-8, shape (len(offsets) - 1, dim): text i is
+        `data[offsets[i]:offsets[i + 1]]`, `data` a uint8 array and `offsets` an int64 array
+        (the layout of an Arrow string column). Invalid UTF-8 is an `ItemError` naming the
+        text; nothing is written unless every text decodes. `out`, `dtype` and `num_threads`
+        work as in `embed_batch`."""
+        rows = max(np.shape(offsets)[0] - 1, 0) if np.ndim(offsets) == 1 else 0
+        out = output(out, (rows, self.dim), dtype_of(dtype))
+        self._native.embed_utf8_into(data, offsets, out, num_threads)
         return out
 
     def embed_tokens(
@@ -313,39 +285,19 @@ class HashEmbedder(_core.Embedder):
         return _arrow.embed_arrow(self, array, nulls=nulls, out=out, dtype=dtype, num_threads=num_threads)
 
     def __call__(self, texts: Any, **kwargs: Any) -> np.ndarray:
-        """`embed` for a str, `embed_batch` for a sequence of them."""
+        """`embed` for a str, `embed_batch` for a sequence of them (keyword arguments go to
+        whichever is called)."""
         if isinstance(texts, str):
-            if kwargs:
-                raise TypeError(f"embed() of a single str takes no options, got {sorted(kwargs)}")
-            return self.embed(texts)
+            return self.embed(texts, **kwargs)
         return self.embed_batch(texts, **kwargs)
-
-    def _key(self) -> tuple[Any, ...]:
-        # The embedder is immutable, so the key (which copies the seed vector) is made once.
-        key = self.__dict__.get("_cached_key")
-        if key is None:
-            key = self.__dict__["_cached_key"] = self._make_key()
-        return key
-
-    def _make_key(self) -> tuple[Any, ...]:
-        return (
-            self.dim,
-            self.max_ngram,
-            self.layout,
-            self.base,
-            self.hash_modulus,
-            self.buckets,
-            self.hash_seeds.tobytes(),
-            self.boundary_markers,
-        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, HashEmbedder):
             return NotImplemented
-        return self._key() == other._key()
+        return self._native == other._native  # the core's equality: the same function
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        return hash(self._native)
 
     def __repr__(self) -> str:
         cfg = self.config()

@@ -12,19 +12,17 @@ a copy of the data without those bytes.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _embedder
+from . import _checks
+from .errors import ItemError, ParameterError, item_error, parameter_error, renamed
 
 if TYPE_CHECKING:
     from ._embedder import HashEmbedder
 
 __all__ = ["embed_arrow"]
-
-_NATIVE_UTF8 = re.compile(r"^text (\d+) is not valid UTF-8")
 
 # Above this many null rows whose offsets span bytes, those rows are cut out of a copy of
 # the data rather than embedding the valid runs between them with one native call each.
@@ -45,9 +43,12 @@ def _is_view(pa: Any, t: Any) -> bool:
     return bool((is_string_view and is_string_view(t)) or (is_binary_view and is_binary_view(t)))
 
 
-def _check_type(pa: Any, t: Any) -> None:
+def check_type(pa: Any, t: Any) -> None:
+    """TypeError unless `t` is an Arrow type `embed_arrow` reads (the CLI checks a column with it)."""
     if pa.types.is_string(t) or pa.types.is_large_string(t) or _is_view(pa, t):
         return
+    if pa.types.is_null(t):
+        return  # every row null: what pyarrow infers for a column of only None
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
         return  # bytes, decoded as UTF-8 (the spec's rule for bytes)
     hint = ": decode it first with .dictionary_decode()" if pa.types.is_dictionary(t) else ""
@@ -66,7 +67,7 @@ def _as_arrow(pa: Any, array: Any) -> Any:
                 f"embed_arrow needs a pyarrow Array or ChunkedArray of strings, not {type(array).__name__} "
                 "(for a list of str, use embed_batch)"
             )
-    _check_type(pa, array.type)
+    check_type(pa, array.type)
     return array
 
 
@@ -80,12 +81,34 @@ def _utf8(
 ) -> None:
     """Rows `first_row ...` of the array: data[offsets[i]:offsets[i+1]] into out[i]."""
     try:
-        embedder.embed_utf8_into(data, offsets, out, num_threads)
-    except ValueError as e:
-        m = _NATIVE_UTF8.match(str(e))
-        if m is None:
-            raise
-        raise ValueError(f"row {first_row + int(m.group(1))}{str(e)[m.end(1) :]}") from None
+        embedder._native.embed_utf8_into(data, offsets, out, num_threads)
+    except ItemError as e:
+        row = first_row + e.index
+        raise renamed(e, f"row {row}", row) from None
+
+
+def _check_utf8(pa: Any, chunks: list[Any]) -> None:
+    """ValueError naming the first row (of all the chunks) that is not valid UTF-8."""
+    start = 0
+    for chunk in chunks:
+        t = chunk.type
+        if not pa.types.is_null(t):
+            wide = pa.types.is_large_string(t) or pa.types.is_large_binary(t)
+            text = pa.large_string() if wide else pa.string_view() if _is_view(pa, t) else pa.string()
+            try:
+                chunk.view(text).validate(full=True)  # Arrow's UTF-8 check skips null rows, as we do
+            except pa.ArrowInvalid:
+                for i, value in enumerate(chunk.cast(pa.large_binary()).to_pylist()):
+                    try:
+                        if value is not None:
+                            value.decode("utf-8")
+                    except UnicodeDecodeError as e:
+                        reason = f"is not valid UTF-8 (at byte {e.start})"
+                        raise item_error(
+                            ItemError, f"row {start + i}", start + i, reason, byte=e.start
+                        ) from None
+                raise
+        start += len(chunk)
 
 
 def _embed_chunk(
@@ -100,6 +123,9 @@ def _embed_chunk(
     n = len(chunk)
     if n == 0:
         return
+    if pa.types.is_null(chunk.type):
+        out[...] = 0
+        return
     if _is_view(pa, chunk.type):
         binary = not pa.types.is_string_view(chunk.type)
         chunk = chunk.cast(pa.large_binary() if binary else pa.large_string())  # the one allowed copy
@@ -112,28 +138,28 @@ def _embed_chunk(
     offsets -= base
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
     data = data[base:end]
-    if chunk.null_count:
-        null = chunk.is_null().to_numpy(zero_copy_only=False)
-        spans = np.flatnonzero(null & (offsets[1:] != offsets[:-1]))
-        if len(spans) > _MAX_SPLITS:
-            # Many nulls cover bytes: drop those bytes (a copy of the data) so each null is empty.
-            lengths = np.diff(offsets)
-            lengths[null] = 0
-            data = data[np.repeat(~null, np.diff(offsets))]
-            offsets = np.concatenate(([0], np.cumsum(lengths)))
-        elif len(spans):
-            # A few nulls cover bytes (Arrow allows any bytes under a null): embed the valid
-            # runs between them, each with its own native call on views of the same buffers.
-            lo = 0
-            for hi in [*spans.tolist(), n]:
-                if hi > lo:
-                    a, b = int(offsets[lo]), int(offsets[hi])
-                    _utf8(embedder, data[a:b], offsets[lo : hi + 1] - a, out[lo:hi], num_threads, start + lo)
-                lo = hi + 1
-            out[spans] = 0
-            return
-    # Null rows with empty spans come out as zero rows, like the empty string.
-    _utf8(embedder, data, offsets, out, num_threads, start)
+    if not chunk.null_count:
+        _utf8(embedder, data, offsets, out, num_threads, start)
+        return
+    null = chunk.is_null().to_numpy(zero_copy_only=False)
+    spans = np.flatnonzero(null & (offsets[1:] != offsets[:-1]))
+    if len(spans) > _MAX_SPLITS:
+        # Many nulls cover bytes: drop those bytes (a copy of the data) so each null is empty.
+        lengths = np.diff(offsets)
+        lengths[null] = 0
+        data = data[np.repeat(~null, np.diff(offsets))]
+        offsets = np.concatenate(([0], np.cumsum(lengths)))
+        spans = spans[:0]
+    # A few nulls cover bytes (Arrow allows any bytes under a null): embed the valid runs
+    # between them, each with its own native call on views of the same buffers.
+    lo = 0
+    for hi in [*spans.tolist(), n]:
+        if hi > lo:
+            a, b = int(offsets[lo]), int(offsets[hi])
+            _utf8(embedder, data[a:b], offsets[lo : hi + 1] - a, out[lo:hi], num_threads, start + lo)
+        lo = hi + 1
+    # Embedded as the empty string, a null row would not be zeros with boundary markers.
+    out[null] = 0
 
 
 def embed_arrow(
@@ -147,15 +173,21 @@ def embed_arrow(
 ) -> np.ndarray:
     """See `HashEmbedder.embed_arrow`."""
     if nulls not in ("zero", "error"):
-        raise ValueError(f"nulls={nulls!r} is unknown: expected 'zero' or 'error'")
+        raise parameter_error(
+            ParameterError, f"nulls={nulls!r} is unknown: expected 'zero' or 'error'", "nulls", nulls
+        )
     pa = _import_pyarrow()
     array = _as_arrow(pa, array)
     if nulls == "error" and array.null_count:
         first = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
-        raise ValueError(f"row {first} is null (nulls='error')")
-    dt = _embedder._dtype(dtype)
-    out = _embedder.output(out, (len(array), embedder.dim), dt)
+        raise item_error(ItemError, f"row {first}", first, "is null (nulls='error')")
+    dt = _checks.dtype_of(dtype)
+    out = _checks.output(out, (len(array), embedder.dim), dt)
     chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    if len(chunks) > 1 or array.null_count:
+        # More than one native call: each checks only its own rows before writing, so every
+        # row is checked here first, or a bad row in chunk 1 would leave chunk 0 written.
+        _check_utf8(pa, chunks)
     start = 0
     for chunk in chunks:
         stop = start + len(chunk)

@@ -82,8 +82,6 @@ def _embed_series(series: Any, embedder: HashEmbedder, nulls: str) -> np.ndarray
         array = pa.array(series, from_pandas=True)  # zero-copy for Arrow-backed strings
     except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
         raise TypeError(f"the column {series.name!r} must hold str: {e}") from None
-    if pa.types.is_null(array.type):  # all null
-        array = array.cast(pa.string())
     return embedder.embed_arrow(array, nulls=nulls)
 
 

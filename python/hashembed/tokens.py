@@ -14,20 +14,26 @@ are never imported here, so neither is needed unless you pass their objects.
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _embedder
+from . import _checks
+from .errors import (
+    ItemError,
+    ItemTypeError,
+    ParameterError,
+    ParameterTypeError,
+    item_error,
+    parameter_error,
+    renamed,
+)
 
 if TYPE_CHECKING:
     from ._embedder import HashEmbedder
 
 __all__ = ["embed_encodings", "embed_tokens"]
-
-_NATIVE_INDEX = re.compile(r"^texts\[(\d+)\]")
 
 
 def _positive_int(value: Any, name: str) -> int | None:
@@ -35,13 +41,18 @@ def _positive_int(value: Any, name: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise TypeError(f"{name} must be a positive int or None, not bool")
+        raise parameter_error(
+            ParameterTypeError, f"{name} must be a positive int or None, not bool", name, value
+        )
     try:
         n = operator.index(value)
     except TypeError:
-        raise TypeError(f"{name} must be a positive int or None, not {type(value).__name__}") from None
+        message = f"{name} must be a positive int or None, not {type(value).__name__}"
+        raise parameter_error(ParameterTypeError, message, name, value) from None
     if n < 1:
-        raise ValueError(f"{name}={n} is out of range: expected a positive int or None")
+        raise parameter_error(
+            ParameterError, f"{name}={n} is out of range: expected a positive int or None", name, n
+        )
     return n
 
 
@@ -62,26 +73,26 @@ def _token_rows(batch: Any) -> list[Sequence[Any]]:
     if not isinstance(batch, Iterable):
         raise TypeError(f"batch must be a sequence of token sequences, not {type(batch).__name__}")
     if isinstance(batch, (set, frozenset)):
-        raise _embedder.unordered("batch", batch)
+        raise _checks.unordered("batch", batch)
     rows: list[Sequence[Any]] = []
     for b, row in enumerate(batch):
         if isinstance(row, (list, tuple)):
             rows.append(row)
         elif isinstance(row, (str, bytes)):
-            raise TypeError(
-                f"batch[{b}] is a {type(row).__name__}, not a sequence of tokens "
-                "(for one sequence, pass [tokens])"
-            )
+            reason = f"is a {type(row).__name__}, not a sequence of tokens (for one sequence, pass [tokens])"
+            raise item_error(ItemTypeError, f"batch[{b}]", b, reason)
         elif isinstance(row, (set, frozenset)):
-            raise _embedder.unordered(f"batch[{b}]", row)
+            raise _checks.unordered(f"batch[{b}]", row)
         elif isinstance(row, np.ndarray):
             if row.ndim != 1:
-                raise ValueError(f"batch[{b}] must be one-dimensional, got an array of shape {row.shape}")
+                reason = f"must be one-dimensional, got an array of shape {row.shape}"
+                raise item_error(ItemError, f"batch[{b}]", b, reason)
             rows.append(row.tolist())
         elif isinstance(row, Iterable):
             rows.append(list(row))
         else:
-            raise TypeError(f"batch[{b}] must be a sequence of str tokens, not {type(row).__name__}")
+            reason = f"must be a sequence of str tokens, not {type(row).__name__}"
+            raise item_error(ItemTypeError, f"batch[{b}]", b, reason)
     return rows
 
 
@@ -89,12 +100,12 @@ def _check_size(embedder: HashEmbedder, batch: int, seq: int, out: Any, dtype: A
     """Refuses an output that cannot fit in memory, or an `out` of the wrong shape, before the
     (batch, seq) mask and positions are built: a huge `pad_to_multiple_of` would otherwise
     fill the memory with them before the output's own check."""
-    dt = _embedder._dtype(dtype)
+    dt = _checks.dtype_of(dtype)
     shape = (batch, seq, embedder.dim)
     if out is None:
-        _embedder.check_fits(shape, dt, extra=batch * seq + 8 * seq)
+        _checks.check_fits(shape, dt, extra=batch * seq + 8 * seq)
     else:
-        _embedder.check_out(out, shape, dt)
+        _checks.check_out(out, shape, dt)
 
 
 def _fill(
@@ -105,27 +116,24 @@ def _fill(
     out: np.ndarray | None,
     dtype: Any,
     num_threads: int | None,
-    where: Callable[[int], str],
+    where: Callable[[int], tuple[str, tuple[int, int]]],
 ) -> np.ndarray:
     """Writes token k at flat position positions[k] of a (B, S, dim) output, zeros elsewhere.
 
-    `where(k)` names token k in a TypeError (the native code reports "texts[k]").
+    `where(k)` is how an error names token k, and its (sequence, token) index (the native
+    code says "texts[k]").
     """
-    dt = _embedder._dtype(dtype)
+    dt = _checks.dtype_of(dtype)
     batch, seq = mask.shape
     shape = (batch, seq, embedder.dim)
-    out = _embedder.output(out, shape, dt)
+    out = _checks.output(out, shape, dt)
     flat = out.view()
     flat.shape = (batch * seq, embedder.dim)  # a view, never a copy: out is C-contiguous
     if tokens:
         try:
-            embedder.embed_batch_into(tokens, flat, num_threads, positions)
-        except TypeError as e:
-            m = _NATIVE_INDEX.match(str(e))
-            if m is None:
-                raise
-            rest = str(e)[m.end() :]
-            raise TypeError(f"{where(int(m.group(1)))}{rest}") from None
+            embedder._native.embed_batch_into(tokens, flat, num_threads, positions)
+        except ItemTypeError as e:
+            raise renamed(e, *where(e.index)) from None
     written = np.zeros(batch * seq, dtype=bool)
     written[positions] = True
     if not written.all():
@@ -158,9 +166,10 @@ def embed_tokens(
     positions = np.flatnonzero(mask)  # row-major, the order of `tokens`
     ends = np.cumsum(lens)
 
-    def where(k: int) -> str:
+    def where(k: int) -> tuple[str, tuple[int, int]]:
         b = int(np.searchsorted(ends, k, side="right"))
-        return f"batch[{b}][{k - (int(ends[b]) - int(lens[b]))}]"
+        j = k - (int(ends[b]) - int(lens[b]))
+        return f"batch[{b}][{j}]", (b, j)
 
     out = _fill(embedder, tokens, positions, mask, out, dtype, num_threads, where)
     return out, mask
@@ -193,7 +202,8 @@ def _encodings(encodings: Any) -> list[Any]:
     encs = list(encodings)
     for i, e in enumerate(encs):
         if not _is_encoding(e):
-            raise TypeError(f"encodings[{i}] is a {type(e).__name__}, not a tokenizers.Encoding")
+            reason = f"is a {type(e).__name__}, not a tokenizers.Encoding"
+            raise item_error(ItemTypeError, f"encodings[{i}]", i, reason)
     return encs
 
 
@@ -226,7 +236,8 @@ def embed_encodings(
             continue
         attention = np.asarray(e.attention_mask[:n], dtype=bool)
         if len(attention) != n:
-            raise ValueError(f"encodings[{b}] has {lens[b]} tokens but {len(e.attention_mask)} mask entries")
+            reason = f"has {lens[b]} tokens but {len(e.attention_mask)} mask entries"
+            raise item_error(ItemError, f"encodings[{b}]", b, reason)
         mask[b, :n] = attention
         if skip_special_tokens:
             attention = attention & ~np.asarray(e.special_tokens_mask[:n], dtype=bool)
@@ -240,8 +251,9 @@ def embed_encodings(
     src = (starts[b_idx] + j_idx).tolist() if len(positions) else []
     tokens = list(map(flat_tokens.__getitem__, src))
 
-    def where(k: int) -> str:
-        return f"encodings[{int(b_idx[k])}].tokens[{int(j_idx[k])}]"
+    def where(k: int) -> tuple[str, tuple[int, int]]:
+        b, j = int(b_idx[k]), int(j_idx[k])
+        return f"encodings[{b}].tokens[{j}]", (b, j)
 
     out = _fill(embedder, tokens, positions, mask, out, dtype, num_threads, where)
     return out, mask

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from . import _embedder
+from . import _checks
+from ._files import preallocate, replacing
+from .errors import ItemTypeError, item_error
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
 __all__ = ["embed_vocab", "load_tokenizer", "read_vocab", "save_table", "vocab_tokens"]
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+# More than any .npy header: numpy pads it to a multiple of 64 bytes, 128 for a 2-D table.
+_NPY_HEADER_ROOM = 4096
 
 TABLE_KEY = "embeddings"
 """The tensor name `save_table` uses in a .safetensors file."""
@@ -193,6 +198,8 @@ def _vocab_of(vocab: Any) -> tuple[list[Any] | tuple[Any, ...], np.ndarray | Non
         return _from_ids(mapping)
     if isinstance(vocab, (list, tuple)):
         return vocab, None
+    if isinstance(vocab, (set, frozenset)):
+        raise _checks.unordered("vocab", vocab)
     if isinstance(vocab, bytes):
         raise TypeError("vocab must be a list of str, a token -> id dict, a path or a Tokenizer, not bytes")
     if isinstance(vocab, np.ndarray):
@@ -204,13 +211,29 @@ def _vocab_of(vocab: Any) -> tuple[list[Any] | tuple[Any, ...], np.ndarray | Non
     )
 
 
-def vocab_tokens(vocab: Any) -> list[Any]:
-    """The tokens of `vocab` in id order (token i has id i), read as `embed_vocab` reads it:
-    a list, a token -> id dict, a vocab.txt or tokenizer.json, or a tokenizer."""
+def _checked(vocab: Any) -> tuple[list[Any] | tuple[Any, ...], np.ndarray | None]:
+    """`_vocab_of(vocab)`, with an ItemTypeError naming the first token that is not a str
+    (its `.index` is the token's id)."""
     tokens, ids = _vocab_of(vocab)
+    for k, token in enumerate(tokens):
+        if not isinstance(token, str):
+            index = k if ids is None else int(ids[k])  # the token's id either way
+            name = f"vocab[{k}]" if ids is None else f"vocab token {token!r} (id {index})"
+            raise item_error(ItemTypeError, name, index, f"must be str, not {type(token).__name__}")
+    return tokens, ids
+
+
+def vocab_tokens(vocab: Any) -> list[str]:
+    """The tokens of a vocabulary in id order: element i is the token of id i.
+
+    `vocab` is anything `embed_vocab` takes: a list of str, a token -> id dict (ids exactly
+    0..V-1), a path to a vocab.txt or tokenizer.json (or a directory holding one), or a
+    `tokenizers`/`transformers` tokenizer (its vocabulary with added tokens).
+    """
+    tokens, ids = _checked(vocab)
     if ids is None:
         return list(tokens)
-    ordered: list[Any] = [None] * len(tokens)
+    ordered = [""] * len(tokens)
     for token, i in zip(tokens, ids.tolist()):
         ordered[i] = token
     return ordered
@@ -224,21 +247,11 @@ def embed_vocab(
     num_threads: int | None = None,
 ) -> np.ndarray:
     """See `HashEmbedder.embed_vocab`."""
-    dt = _embedder._dtype(dtype)
-    tokens, ids = _vocab_of(vocab)
-    out = _embedder.allocate((len(tokens), embedder.dim), dt)
-    if not tokens:
-        return out
-    try:
-        embedder.embed_batch_into(tokens, out, num_threads, ids)
-    except TypeError as e:
-        msg = str(e)
-        if ids is not None and msg.startswith("texts["):
-            k = int(msg[6 : msg.index("]")])
-            raise TypeError(f"vocab token {tokens[k]!r} (id {int(ids[k])}) is not a str") from None
-        if msg.startswith("texts["):
-            raise TypeError("vocab" + msg[len("texts") :]) from None
-        raise
+    dt = _checks.dtype_of(dtype)
+    tokens, ids = _checked(vocab)
+    out = _checks.allocate((len(tokens), embedder.dim), dt)
+    if tokens:
+        embedder._native.embed_batch_into(tokens, out, num_threads, ids)
     return out
 
 
@@ -253,13 +266,20 @@ def save_table(path: PathLike, table: Any) -> None:
         )
     array = np.asarray(table)
     if ext == ".npy":
-        with open(p, "wb") as f:  # a file object, so numpy never appends another ".npy"
-            np.save(f, array, allow_pickle=False)
+        with replacing(p) as temp:
+            # Reserved first: numpy reports a short write as "N requested and M written".
+            preallocate(temp, array.nbytes + _NPY_HEADER_ROOM, p)
+            with open(temp, "r+b") as f:  # a file object: numpy adds no ".npy"
+                np.save(f, array, allow_pickle=False)
+                f.truncate()
         return
     try:
-        from safetensors.numpy import save_file
+        from safetensors.numpy import save
     except ImportError as e:
         raise ImportError(
             "writing .safetensors needs the 'safetensors' package: pip install safetensors"
         ) from e
-    save_file({TABLE_KEY: np.ascontiguousarray(array)}, str(p))
+    # Made in memory and written here, so that a full disk is an OSError like any other.
+    data = save({TABLE_KEY: np.ascontiguousarray(array)})
+    with replacing(p) as temp, open(temp, "wb") as f:
+        f.write(data)

@@ -189,6 +189,9 @@ pub unsafe extern "C" fn hashembed_new(
         // SAFETY: non-NULL and aligned (checked), writable by the caller's contract.
         unsafe { out.write(core::ptr::null_mut()) };
         check_one(config, "config")?;
+        // The kernel is chosen on first use, where a bad setting can only be ignored.
+        crate::kernel::from_env()
+            .map_err(|e| Failure::new(Status::InvalidArgument, format!("HASHEMBED_KERNEL: {e}")))?;
         // SAFETY: non-NULL and aligned (checked); the caller's contract covers the rest.
         let inner = unsafe { (*config).build()? };
         let boxed = Box::into_raw(Box::new(hashembed_embedder { inner }));

@@ -23,7 +23,14 @@ fn utf8_chars(bytes: &[u8]) -> Result<Vec<u32>> {
             format!("text is not valid UTF-8 (at byte {})", e.valid_up_to()),
         )
     })?;
-    Ok(s.chars().map(u32::from).collect())
+    // Reserved fallibly: a failed allocation would abort the caller's process, where a batch
+    // of the same text reports TOO_LARGE.
+    let mut chars = Vec::new();
+    chars
+        .try_reserve_exact(s.chars().count())
+        .map_err(|_| crate::error::Error::TooLarge)?;
+    chars.extend(s.chars().map(u32::from));
+    Ok(chars)
 }
 
 /// Checks that every value is at most 0x10FFFF (surrogates are allowed, as in the spec).

@@ -29,7 +29,8 @@ pub enum Status {
     InvalidOffsets = 5,
     /// A UTF-32 value above 0x10FFFF.
     InvalidCodePoint = 6,
-    /// Another argument is invalid: a misaligned pointer or a thread count above 1024.
+    /// Another argument is invalid: a misaligned pointer, a thread count above 1024, or an
+    /// unknown `HASHEMBED_KERNEL`.
     InvalidArgument = 7,
     /// A size overflows the address space.
     TooLarge = 8,

@@ -654,3 +654,68 @@ fn config_layout_matches_a_c_compiler() {
         ),
     }
 }
+
+/// Set by `a_text_too_large_to_decode_is_too_large` for the copy of this binary it runs.
+const ALLOCATION_CHILD: &str = "HASHEMBED_TEST_ALLOCATION_CHILD";
+
+#[test]
+fn a_text_too_large_to_decode_is_too_large() {
+    // Under a 700 MB address-space limit, a 256 MB text fits but its 1 GB of code points do
+    // not. Before the fix the failed allocation aborted the child (SIGABRT).
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -v 700000 && exec "$0" --exact --ignored --test-threads=1 "$1""#)
+        .arg(&exe)
+        .arg("capi::tests::allocation_child")
+        .env(ALLOCATION_CHILD, "1")
+        .output()
+        .unwrap();
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}\n{log}", out.status);
+    assert!(log.contains("1 passed"), "{log}");
+}
+
+#[test]
+#[ignore = "run by a_text_too_large_to_decode_is_too_large under an address-space limit"]
+fn allocation_child() {
+    assert_eq!(std::env::var(ALLOCATION_CHILD).as_deref(), Ok("1"));
+    let e = new(&config(|_| {})).unwrap();
+    let text = "a".repeat(256 << 20);
+    let mut out = [0f32; 768];
+    assert_eq!(utf8(e, &text, &mut out), Status::TooLarge);
+    assert!(last_error().contains("memory"), "{}", last_error());
+    // SAFETY: made by `new` above, freed once.
+    unsafe { hashembed_free(e) };
+}
+
+#[test]
+fn an_unknown_hashembed_kernel_is_an_error() {
+    // In a copy of this binary: the variable is process-wide, and other tests make embedders.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+            "capi::tests::kernel_child",
+        ])
+        .env("HASHEMBED_KERNEL", "avx9000")
+        .output()
+        .unwrap();
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && log.contains("1 passed"), "{log}");
+}
+
+#[test]
+#[ignore = "run by an_unknown_hashembed_kernel_is_an_error with HASHEMBED_KERNEL set"]
+fn kernel_child() {
+    assert_eq!(std::env::var("HASHEMBED_KERNEL").as_deref(), Ok("avx9000"));
+    let (status, message) = new(&config(|_| {})).unwrap_err();
+    assert_eq!(status, Status::InvalidArgument);
+    assert!(
+        message.contains("HASHEMBED_KERNEL: unknown kernel"),
+        "{message}"
+    );
+}

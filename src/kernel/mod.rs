@@ -47,6 +47,16 @@ impl Kernel {
         }
     }
 
+    /// The kernel in use (see [`active`]).
+    pub fn active() -> Kernel {
+        active()
+    }
+
+    /// Makes this kernel the one used from now on, in the whole process (see [`set_active`]).
+    pub fn set_active(self) -> Result<(), Error> {
+        set_active(self)
+    }
+
     pub fn is_supported(self) -> bool {
         match self {
             Kernel::Scalar => true,
@@ -105,7 +115,8 @@ impl Kernel {
 static ACTIVE: AtomicU8 = AtomicU8::new(0);
 
 /// The kernel in use: the one set with [`set_active`], else the `HASHEMBED_KERNEL` environment
-/// variable (std only; an unusable value falls back to the best kernel), else the best.
+/// variable (std only; see [`from_env`]: an unknown name falls back to the best kernel here,
+/// the bindings refuse it), else the best.
 pub fn active() -> Kernel {
     match ACTIVE.load(Ordering::Relaxed) {
         0 => {
@@ -117,12 +128,27 @@ pub fn active() -> Kernel {
     }
 }
 
+/// The kernel the `HASHEMBED_KERNEL` environment variable names: None when it is not set or
+/// names a kernel this CPU lacks (then the best it has runs, so one setting serves machines
+/// of several kinds), [`Error::UnknownKernel`] when it is not a kernel's name. The bindings
+/// report that error when they start (Python's import, the C API's `hashembed_new`), since
+/// [`active`] cannot.
+#[cfg(feature = "std")]
+pub fn from_env() -> Result<Option<Kernel>, Error> {
+    match std::env::var("HASHEMBED_KERNEL") {
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::UnknownKernel),
+        Ok(name) => match Kernel::from_name(name.trim()) {
+            Ok(k) => Ok(Some(k)),
+            Err(Error::UnsupportedKernel { .. }) => Ok(None),
+            Err(e) => Err(e),
+        },
+    }
+}
+
 #[cfg(feature = "std")]
 fn initial() -> Kernel {
-    std::env::var("HASHEMBED_KERNEL")
-        .ok()
-        .and_then(|name| Kernel::from_name(name.trim()).ok())
-        .unwrap_or_else(Kernel::best)
+    from_env().ok().flatten().unwrap_or_else(Kernel::best)
 }
 
 #[cfg(not(feature = "std"))]

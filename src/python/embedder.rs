@@ -1,12 +1,15 @@
-//! `hashembed._core.Embedder`, the native base class of `hashembed.HashEmbedder`.
+//! `hashembed._core.Embedder`, the native object a `hashembed.HashEmbedder` holds.
 
 use numpy::{
-    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyUntypedArray, PyUntypedArrayMethods,
+    npyffi, PyArray1, PyArray2, PyArrayDescr, PyArrayDescrMethods, PyArrayMethods,
+    PyReadonlyArray1, PyUntypedArray, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::pyclass::CompareOp;
+use pyo3::types::{PyBool, PyTuple};
 
+use super::errors::{self, ParameterError, ParameterTypeError};
 use super::{args, run, texts, to_py};
 use crate::batch::{Texts, LONG_TEXT};
 use crate::config::{range_text, Config, MAX_NGRAM};
@@ -17,7 +20,7 @@ use crate::utf8::decode_rows;
 
 /// An embedding function with a fixed configuration. Immutable, so it is shared freely
 /// between threads.
-#[pyclass(name = "Embedder", module = "hashembed._core", subclass, frozen)]
+#[pyclass(name = "Embedder", module = "hashembed._core", frozen)]
 pub struct PyEmbedder {
     inner: Embedder,
 }
@@ -44,10 +47,12 @@ impl PyEmbedder {
     ) -> PyResult<Self> {
         let max_ngram = args::param(max_ngram, "max_ngram")?;
         if !(1..=MAX_NGRAM as u64).contains(&max_ngram) {
-            return Err(PyValueError::new_err(format!(
-                "max_ngram={max_ngram} is out of range: expected {}",
-                range_text("max_ngram")
-            )));
+            // Checked before the layout, whose length depends on it.
+            return Err(to_py(Error::OutOfRange {
+                param: "max_ngram",
+                value: max_ngram,
+                range: range_text("max_ngram"),
+            }));
         }
         let config = Config {
             dim: args::param(dim, "dim")?,
@@ -123,6 +128,27 @@ impl PyEmbedder {
         self.inner.has_explicit_seeds()
     }
 
+    /// Equal when both compute the same function (see the core's `Embedder`: `seed` alone
+    /// does not count, since it only derives the seeds).
+    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp, py: Python<'_>) -> Py<PyAny> {
+        let Ok(other) = other.cast::<PyEmbedder>() else {
+            return py.NotImplemented();
+        };
+        let equal = self.inner == other.get().inner;
+        let result = match op {
+            CompareOp::Eq => equal,
+            CompareOp::Ne => !equal,
+            _ => return py.NotImplemented(),
+        };
+        PyBool::new(py, result).to_owned().into_any().unbind()
+    }
+
+    fn __hash__(&self) -> u64 {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        // Fixed keys: the same function hashes the same in every process.
+        BuildHasherDefault::<DefaultHasher>::default().hash_one(&self.inner)
+    }
+
     /// The float32 embedding of one string, shape `(dim,)`.
     fn embed<'py>(
         &self,
@@ -156,9 +182,12 @@ impl PyEmbedder {
         texts: &Bound<'_, PyAny>,
         out: &Bound<'_, PyAny>,
         num_threads: Option<&Bound<'_, PyAny>>,
-        rows: Option<PyReadonlyArray1<'_, i64>>,
+        rows: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let threads = threads_arg(num_threads)?;
+        let rows = rows
+            .map(|r| array_arg::<i64>(r, "rows", "int64"))
+            .transpose()?;
         let (chars, offsets) = texts::gather(texts)?;
         let batch = Texts::new(&chars, &offsets).map_err(to_py)?;
         write_rows(
@@ -177,13 +206,18 @@ impl PyEmbedder {
     fn embed_utf8_into(
         &self,
         py: Python<'_>,
-        data: PyReadonlyArray1<'_, u8>,
-        offsets: PyReadonlyArray1<'_, i64>,
+        data: &Bound<'_, PyAny>,
+        offsets: &Bound<'_, PyAny>,
         out: &Bound<'_, PyAny>,
         num_threads: Option<&Bound<'_, PyAny>>,
-        rows: Option<PyReadonlyArray1<'_, i64>>,
+        rows: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let threads = threads_arg(num_threads)?;
+        let data = array_arg::<u8>(data, "data", "uint8")?;
+        let offsets = array_arg::<i64>(offsets, "offsets", "int64")?;
+        let rows = rows
+            .map(|r| array_arg::<i64>(r, "rows", "int64"))
+            .transpose()?;
         let offs: Vec<u64> = offsets
             .as_array()
             .iter()
@@ -209,18 +243,47 @@ impl PyEmbedder {
 }
 
 fn threads_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
+    const RANGE: &str = "None or 1 <= num_threads <= 1024";
     match obj.filter(|o| !o.is_none()) {
         None => Ok(None),
         Some(o) => {
-            let n = args::int_arg(o, "num_threads", "1 <= num_threads <= 1024")?;
+            let n = args::int_arg(o, "num_threads", None, RANGE)?;
             if !(1..=1024).contains(&n) {
-                return Err(PyValueError::new_err(format!(
-                    "num_threads={n} is out of range: expected None or 1 <= num_threads <= 1024"
-                )));
+                let message = format!("num_threads={n} is out of range: expected {RANGE}");
+                return Err(errors::parameter::<ParameterError>(
+                    o.py(),
+                    message,
+                    "num_threads",
+                    None,
+                    Some(o.clone()),
+                ));
             }
             Ok(Some(n as usize))
         }
     }
+}
+
+/// A 1-D array argument of `T` (`dtype` names it), or a TypeError saying what it is instead
+/// (PyO3's own says "'ndarray' object is not an instance of 'ndarray'").
+fn array_arg<'py, T: numpy::Element>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+    dtype: &str,
+) -> PyResult<PyReadonlyArray1<'py, T>> {
+    let py = obj.py();
+    let wrong = |what: String| {
+        let message = format!("{name} must be a 1-D numpy array of {dtype}, not {what}");
+        errors::parameter::<ParameterTypeError>(py, message, name, None, None)
+    };
+    let Ok(array) = obj.cast::<PyArray1<T>>() else {
+        return Err(wrong(match obj.cast::<PyUntypedArray>() {
+            Ok(a) => format!("a {}-D array of {}", a.ndim(), a.dtype()),
+            Err(_) => args::type_name(obj),
+        }));
+    };
+    array
+        .try_readonly()
+        .map_err(|_| PyValueError::new_err(format!("{name} is being written by another thread")))
 }
 
 fn rows_arg(rows: Option<&PyReadonlyArray1<'_, i64>>) -> PyResult<Option<Vec<usize>>> {
@@ -229,8 +292,11 @@ fn rows_arg(rows: Option<&PyReadonlyArray1<'_, i64>>) -> PyResult<Option<Vec<usi
             .iter()
             .enumerate()
             .map(|(index, &row)| {
-                usize::try_from(row)
-                    .map_err(|_| PyValueError::new_err(format!("rows[{index}]={row} is negative")))
+                usize::try_from(row).map_err(|_| {
+                    let message = format!("rows[{index}]={row} is negative");
+                    let value = row.into_pyobject(r.py()).ok().map(|v| v.into_any());
+                    errors::parameter::<ParameterError>(r.py(), message, "rows", Some(index), value)
+                })
             })
             .collect()
     })
@@ -246,29 +312,8 @@ fn write_rows(
     threads: Option<usize>,
     rows: Option<&[usize]>,
 ) -> PyResult<()> {
-    let arr = out
-        .cast::<PyUntypedArray>()
-        .map_err(|_| PyTypeError::new_err("out must be a numpy.ndarray"))?;
-    let dim = embedder.dim();
-    let (shape_ok, want) = match rows {
-        None => (
-            arr.shape() == [batch.len(), dim],
-            format!("({}, {dim})", batch.len()),
-        ),
-        Some(_) => (
-            arr.ndim() == 2 && arr.shape()[1] == dim,
-            format!("(rows, {dim})"),
-        ),
-    };
-    if !shape_ok {
-        return Err(PyValueError::new_err(format!(
-            "out has shape {:?}: expected {want}",
-            arr.shape()
-        )));
-    }
-    if !arr.is_c_contiguous() {
-        return Err(PyValueError::new_err("out is not C-contiguous"));
-    }
+    let want_rows = rows.is_none().then_some(batch.len());
+    check_out(out, &[want_rows, Some(embedder.dim())], None)?;
     if let Ok(a) = out.cast::<PyArray2<f32>>() {
         fill(py, embedder, batch, a, threads, rows)
     } else if let Ok(a) = out.cast::<PyArray2<f64>>() {
@@ -283,14 +328,92 @@ fn write_rows(
         };
         run::embed_batch(py, embedder, batch, bits, threads, rows)
     } else {
-        Err(PyValueError::new_err(format!(
-            "out has dtype {}: expected float32, float64 or float16",
-            arr.dtype()
-        )))
+        let dtype = out.getattr("dtype")?;
+        let message = format!("out has dtype {dtype}: expected float32, float64 or float16");
+        let value = Some(out.clone());
+        Err(errors::parameter::<ParameterError>(
+            py, message, "out", None, value,
+        ))
     }
 }
 
-/// The array's elements; C-contiguity was checked before, so only misalignment fails here.
+/// `(a, b)`, as Python writes a shape; `None` is any length, shown as "rows".
+fn shape_text(shape: impl IntoIterator<Item = Option<usize>>) -> String {
+    let parts: Vec<String> = shape
+        .into_iter()
+        .map(|n| n.map_or_else(|| "rows".to_owned(), |n| n.to_string()))
+        .collect();
+    match parts.as_slice() {
+        [one] => format!("({one},)"),
+        _ => format!("({})", parts.join(", ")),
+    }
+}
+
+/// Checks an output array, for every call that writes one (here, and from Python through
+/// `_core.check_out`, so the rules and their messages have one home): an ndarray of `shape`
+/// (`None`: any length on that axis), of `dtype` when given (else any, the float types being
+/// checked when it is written), C-contiguous, writable and aligned.
+fn check_out<'py>(
+    out: &Bound<'py, PyAny>,
+    shape: &[Option<usize>],
+    dtype: Option<&Bound<'py, PyArrayDescr>>,
+) -> PyResult<()> {
+    let py = out.py();
+    let error = |message: String| {
+        errors::parameter::<ParameterError>(py, message, "out", None, Some(out.clone()))
+    };
+    let arr = out.cast::<PyUntypedArray>().map_err(|_| {
+        let message = format!("out must be a numpy.ndarray, not {}", args::type_name(out));
+        errors::parameter::<ParameterTypeError>(py, message, "out", None, Some(out.clone()))
+    })?;
+    let fits = arr.ndim() == shape.len()
+        && arr
+            .shape()
+            .iter()
+            .zip(shape)
+            .all(|(n, want)| want.is_none_or(|w| *n == w));
+    if !fits {
+        let got = shape_text(arr.shape().iter().map(|&n| Some(n)));
+        let want = shape_text(shape.iter().copied());
+        return Err(error(format!("out has shape {got}: expected {want}")));
+    }
+    if let Some(dt) = dtype {
+        if !arr.dtype().is_equiv_to(dt) {
+            return Err(error(format!(
+                "out has dtype {}: expected {dt} (the dtype argument)",
+                arr.dtype()
+            )));
+        }
+    }
+    // SAFETY: `arr` is a live ndarray; reading its flags.
+    let flags = unsafe { (*arr.as_array_ptr()).flags };
+    if !arr.is_c_contiguous() {
+        return Err(error("out is not C-contiguous".to_owned()));
+    }
+    if flags & npyffi::NPY_ARRAY_WRITEABLE == 0 {
+        return Err(error("out is read-only".to_owned()));
+    }
+    if flags & npyffi::NPY_ARRAY_ALIGNED == 0 {
+        return Err(error(format!(
+            "out is not aligned to its {} items: allocate it with numpy",
+            arr.dtype()
+        )));
+    }
+    Ok(())
+}
+
+/// `check_out` for Python callers: `shape` a tuple of ints, `dtype` a numpy dtype.
+#[pyfunction(name = "check_out")]
+pub fn py_check_out<'py>(
+    out: &Bound<'py, PyAny>,
+    shape: Vec<usize>,
+    dtype: &Bound<'py, PyArrayDescr>,
+) -> PyResult<()> {
+    let shape: Vec<Option<usize>> = shape.into_iter().map(Some).collect();
+    check_out(out, &shape, Some(dtype))
+}
+
+/// The array's elements; `check_out` passed, so this cannot fail but stays fallible.
 fn slice_of<'a, T: numpy::Element>(
     rw: &'a mut numpy::PyReadwriteArray2<'_, T>,
 ) -> PyResult<&'a mut [T]> {

@@ -41,6 +41,9 @@ pub fn embed_batch<T: Element>(
             .detach(|| embedder.embed_batch_rows(texts, out, rows, options))
             .map_err(to_py);
     }
+    // A Ctrl-C that came while the texts were being copied (GIL held, so no Python code ran
+    // to see it) stops the batch before any work starts.
+    py.check_signals()?;
     let stop = AtomicBool::new(false);
     let options = BatchOptions {
         threads,

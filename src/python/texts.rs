@@ -2,6 +2,9 @@
 //! code points as they are: lone surrogates survive, and no UTF-8 round trip can fail.
 
 use pyo3::exceptions::{PyMemoryError, PyTypeError};
+
+use super::args::type_name;
+use super::errors::{self, ItemTypeError, ParameterTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
@@ -68,18 +71,13 @@ fn push_code_points(s: &Bound<'_, PyString>, len: usize, buf: &mut Vec<u32>) -> 
 
 /// The code points of a `str` argument named `name`.
 pub fn code_points(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<u32>> {
-    let s = obj.cast::<PyString>().map_err(|_| not_str(obj, name))?;
+    let s = obj.cast::<PyString>().map_err(|_| {
+        let message = format!("{name} must be str, not {}", type_name(obj));
+        errors::parameter::<ParameterTypeError>(obj.py(), message, name, None, Some(obj.clone()))
+    })?;
     let mut buf = Vec::new();
     push_code_points(s, length(s)?, &mut buf)?;
     Ok(buf)
-}
-
-fn not_str(obj: &Bound<'_, PyAny>, name: &str) -> PyErr {
-    let ty = obj
-        .get_type()
-        .name()
-        .map_or_else(|_| "object".to_owned(), |n| n.to_string());
-    PyTypeError::new_err(format!("{name} must be str, not {ty}"))
 }
 
 /// Calls `f` with every item of a list or tuple, which must all be `str`.
@@ -88,9 +86,10 @@ fn for_each_str<'py>(
     mut f: impl FnMut(&Bound<'py, PyString>) -> PyResult<()>,
 ) -> PyResult<()> {
     let mut each = |i: usize, item: Bound<'py, PyAny>| {
-        let s = item
-            .cast::<PyString>()
-            .map_err(|_| not_str(&item, &format!("texts[{i}]")))?;
+        let s = item.cast::<PyString>().map_err(|_| {
+            let reason = format!("must be str, not {}", type_name(&item));
+            errors::item::<ItemTypeError>(item.py(), &format!("texts[{i}]"), i, reason)
+        })?;
         f(s)
     };
     if let Ok(list) = seq.cast::<PyList>() {

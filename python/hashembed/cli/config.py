@@ -6,6 +6,9 @@ from __future__ import annotations
 import argparse
 
 from .. import HashEmbedder
+from .._embedder import PRESETS
+from .._params import DEFAULTS, PARAMETERS
+from .errors import CLIError
 
 
 def _layout(value: str) -> str | tuple[int, ...]:
@@ -20,24 +23,44 @@ def _layout(value: str) -> str | tuple[int, ...]:
     return sizes
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("embedding configuration (defaults: the library's)")
-    g.add_argument("--dim", type=int, help="output dimension (768)")
-    g.add_argument("--max-ngram", type=int, help="largest n-gram size (3)")
+def add_output_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dtype", choices=("float32", "float64", "float16"), default="float32")
+    parser.add_argument("--threads", type=int, metavar="N", help="worker threads (default: all cores)")
+
+
+def add_config_flags(parser: argparse.ArgumentParser, defaults: str = "the library's") -> None:
+    g = parser.add_argument_group(f"embedding configuration (defaults: {defaults}, or the preset's)")
     g.add_argument(
-        "--layout", type=_layout, help="proportional, equal or comma-separated sizes (proportional)"
+        "--preset",
+        choices=list(PRESETS),
+        help="a named configuration from docs/quality.md; the flags below override its values",
     )
-    g.add_argument("--seed", type=int, help="seed of the position multipliers (42)")
-    g.add_argument("--base", type=int, help="polynomial hash base (31)")
-    g.add_argument("--hash-modulus", type=int, help="polynomial hash modulus (1000000007)")
-    g.add_argument("--buckets", type=int, help="projection modulus (1000000007)")
+    for p in PARAMETERS:
+        default = DEFAULTS[p.name]
+        if p.cli == "int":
+            g.add_argument(p.flag, type=int, help=f"{p.help} ({default})")
+        elif p.cli == "layout":
+            g.add_argument(p.flag, type=_layout, help=f"{p.help} ({default})")
+        elif p.cli == "flag":
+            state = "on" if default else "off"
+            g.add_argument(p.flag, action=argparse.BooleanOptionalAction, help=f"{p.help} ({state})")
 
 
-def embedder_from(args: argparse.Namespace) -> HashEmbedder:
-    """The embedder of the flags given; the library's defaults for the others."""
+def check_positive(args: argparse.Namespace, *flags: str) -> None:
+    """CLIError naming the flag if one of `flags` (such as "--threads") was given below 1."""
+    for flag in flags:
+        value = getattr(args, flag[2:].replace("-", "_"), None)
+        if value is not None and value < 1:
+            raise CLIError(f"{flag} must be at least 1, got {value}")
+
+
+def embedder_from(args: argparse.Namespace, default_preset: str = "default") -> HashEmbedder:
+    """The embedder of the flags given (the preset's, else `default_preset`'s, for the
+    others); also checks --threads, which every command using an embedder may take."""
+    check_positive(args, "--threads")
     config = {
-        key: getattr(args, key)
-        for key in ("dim", "max_ngram", "layout", "seed", "base", "hash_modulus", "buckets")
-        if getattr(args, key) is not None
+        p.name: getattr(args, p.name)
+        for p in PARAMETERS
+        if p.cli is not None and getattr(args, p.name) is not None
     }
-    return HashEmbedder(**config)
+    return HashEmbedder.preset(args.preset or default_preset, **config)

@@ -10,17 +10,20 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import preallocate, temporary_beside
+
 
 class NpyWriter:
     """A .npy file of a fixed shape, filled a window of rows at a time.
 
-    `np.lib.format.open_memmap` creates the file (header plus the full, sparse, data size);
-    each `window(a, b)` then maps only rows [a, b), and unmapping it when the caller is done
-    drops those pages from this process, so resident memory stays at about one window however
-    large the file.
+    `np.lib.format.open_memmap` creates the file (header plus the full, sparse, data size),
+    whose disk space is then reserved (`name`, the final path, is what errors show); each
+    `window(a, b)` then maps only rows [a, b), and unmapping it when the caller is done drops
+    those pages from this process, so resident memory stays at about one window however large
+    the file.
     """
 
-    def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype, name: Path) -> None:
         self.path = path
         self.shape = shape
         self.dtype = np.dtype(dtype)
@@ -29,6 +32,7 @@ class NpyWriter:
         del mm
         self.row_shape = shape[1:]
         self.row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
+        preallocate(path, self.offset + shape[0] * self.row_bytes, name)
 
     @contextlib.contextmanager
     def window(self, start: int, stop: int) -> Iterator[np.ndarray]:
@@ -54,7 +58,7 @@ class Outputs:
         self.pending: list[tuple[Path, Path]] = []
 
     def temp_for(self, final: Path) -> Path:
-        temp = final.with_name(f".{final.name}.partial-{os.getpid()}")
+        temp = temporary_beside(final)
         self.pending.append((temp, final))
         return temp
 

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .config import add_config_flags, embedder_from
 from .errors import CLIError
 
 
@@ -32,11 +33,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-length", type=int, default=128, metavar="N", help="tokens per text at most (128)")
     p.add_argument("--lr", type=float, default=None, metavar="LR", help="learning rate (shrink's default)")
     p.add_argument("--max-minutes", type=float, metavar="M", help="stop training after M minutes")
-    p.add_argument("--preset", default=None, metavar="NAME", help="hash embedder preset (robust)")
-    p.add_argument("--dim", type=int, metavar="N", help="hash vector size (the preset's)")
     p.add_argument("--out-dim", type=int, metavar="N", help="projection output (the model's hidden size)")
     p.add_argument("--seed", type=int, default=0, help="seed of the text order and initialisation (0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_config_flags(p, "the robust preset's")
     p.set_defaults(func=cmd_shrink)
 
 
@@ -66,11 +66,8 @@ def cmd_shrink(args: argparse.Namespace) -> int:
         from ..torch.shrink import DEFAULT_PRESET, shrink
     except ImportError as e:
         raise CLIError(f"shrink needs torch and transformers ({e}): pip install 'hashembed[torch]'") from None
-    from .. import HashEmbedder
-
     target = saving.check_target(args.output)
-    overrides = {} if args.dim is None else {"dim": args.dim}
-    embedder = HashEmbedder.preset(args.preset or DEFAULT_PRESET, **overrides)
+    embedder = embedder_from(args, DEFAULT_PRESET)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     transformers.utils.logging.disable_progress_bar()  # one bar, ours
     try:

@@ -7,16 +7,19 @@ import contextlib
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..arrow import check_type
 from .errors import CLIError
 
 TABLE_SUFFIXES = (".parquet", ".arrow", ".feather", ".ipc")
 READ_BLOCK = 1 << 20  # bytes read from a text input at a time
+BOM = b"\xef\xbb\xbf"
+FEATHER_V1 = b"FEA1"
 
 
 def _split_lines(buf: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -35,7 +38,7 @@ def _split_lines(buf: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _compact(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The bytes of lines [starts, ends) back to back, with their offsets (the layout
-    `embed_utf8_into` reads)."""
+    `HashEmbedder.embed_utf8` reads)."""
     lo, hi = int(starts[0]), int(ends[-1])
     segment = arr[lo:hi]
     lengths = ends - starts
@@ -59,18 +62,29 @@ class TextSource:
         self.path = path
         self.name = name
 
-    def count(self) -> int:
+    def _open(self) -> Any:
+        """The file, past a UTF-8 byte order mark if it starts with one (editors on Windows
+        write it; it is not part of the first line)."""
+        f = open(self.path, "rb")
+        if f.read(len(BOM)) != BOM:
+            f.seek(0)
+        return f
+
+    def count(self, progress: Callable[[int], None] | None = None) -> int:
+        """The lines, read in blocks; `progress` is told each block's bytes."""
         lines = 0
         last = b"\n"
-        with open(self.path, "rb") as f:
+        with self._open() as f:
             while block := f.read(READ_BLOCK):
                 lines += block.count(b"\n")
                 last = block[-1:]
+                if progress is not None:
+                    progress(len(block))
         return lines + (last != b"\n")
 
     def _line_blocks(self) -> Iterator[tuple[bytes, np.ndarray, np.ndarray, np.ndarray]]:
         parts: list[bytes] = []
-        with open(self.path, "rb") as f:
+        with self._open() as f:
             while block := f.read(READ_BLOCK):
                 cut = block.rfind(b"\n") + 1
                 if cut == 0:
@@ -108,15 +122,6 @@ class TextSource:
                     line += 1
                 yield texts
 
-    def explain_utf8_error(self, data: np.ndarray, offsets: np.ndarray, first_line: int) -> str | None:
-        raw = data.tobytes()
-        for i in range(len(offsets) - 1):
-            try:
-                raw[offsets[i] : offsets[i + 1]].decode("utf-8")
-            except UnicodeDecodeError as e:
-                return f"{self.name}: line {first_line + i + 1} is not valid UTF-8 (at byte {e.start})"
-        return None
-
 
 class ArrowSource:
     """One string column of a Parquet or Arrow IPC (Feather v2) file, read a record batch at
@@ -124,7 +129,7 @@ class ArrowSource:
 
     def __init__(self, path: Path, name: str, column: str | None) -> None:
         try:
-            import pyarrow as pa  # noqa: F401
+            import pyarrow as pa
         except ImportError:
             raise CLIError(f"{name}: reading {path.suffix} needs pyarrow (pip install pyarrow)") from None
         self.path = path
@@ -138,19 +143,34 @@ class ArrowSource:
         elif column not in names:
             raise CLIError(f"{name} has no column {column!r}: its columns are {names}")
         self.column = column
+        try:
+            check_type(pa, self._schema().field(column).type)
+        except TypeError as e:
+            raise CLIError(f"{name}: column {column!r}: {e}") from None
 
-    def _schema_names(self) -> list[str]:
+    def _schema(self) -> Any:
         import pyarrow as pa
 
         try:
             if self.parquet:
                 import pyarrow.parquet as pq
 
-                return list(pq.ParquetFile(self.path).schema_arrow.names)
+                return pq.ParquetFile(self.path).schema_arrow
             with self._ipc_reader() as reader:
-                return list(reader.schema.names)
+                return reader.schema
         except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as e:
             raise CLIError(f"{self.name}: cannot read it as {self.path.suffix[1:]}: {e}") from None
+
+    def _schema_names(self) -> list[str]:
+        if not self.parquet:
+            with open(self.path, "rb") as f:
+                if f.read(len(FEATHER_V1)) == FEATHER_V1:
+                    # pyarrow would try it as an IPC stream and report a meaningless byte count
+                    raise CLIError(
+                        f"{self.name}: is a Feather version 1 file, which is not read: rewrite it as "
+                        "Feather version 2 (pyarrow.feather.write_feather) or Parquet"
+                    )
+        return list(self._schema().names)
 
     @contextlib.contextmanager
     def _ipc_reader(self) -> Iterator[Any]:
@@ -200,24 +220,36 @@ class ArrowSource:
         row = 0
         for array in self.arrays(batch_size):
             texts = array.to_pylist()
-            if array.null_count:
-                if nulls == "error":
-                    first = texts.index(None)
-                    raise CLIError(f"{self.name}: column {self.column!r}: row {row + first} is null")
-                texts = ["" if s is None else s for s in texts]
-            if texts and not isinstance(texts[0], str):  # a binary column: UTF-8 bytes
-                try:
-                    texts = [t.decode("utf-8") for t in texts]
-                except UnicodeDecodeError as e:
-                    raise CLIError(f"{self.name}: column {self.column!r}: not valid UTF-8 ({e})") from None
+            if array.null_count and nulls == "error":
+                first = texts.index(None)
+                raise CLIError(f"{self.name}: column {self.column!r}: row {row + first} is null")
+            for i, t in enumerate(texts):
+                if t is None:
+                    texts[i] = ""
+                elif isinstance(t, bytes):  # a binary column: UTF-8 bytes
+                    try:
+                        texts[i] = t.decode("utf-8")
+                    except UnicodeDecodeError as e:
+                        raise CLIError(
+                            f"{self.name}: column {self.column!r}: row {row + i} is not valid UTF-8 "
+                            f"(at byte {e.start})"
+                        ) from None
             row += len(texts)
             yield texts
 
 
-def buffer_stdin(stack: contextlib.ExitStack) -> Path:
-    """stdin copied to a temporary file, since `embed` reads its input twice."""
+def rereadable(stack: contextlib.ExitStack, path: Path | None) -> Path:
+    """`path` if it is a regular file, else (stdin for None, a pipe, a FIFO, a device such as
+    /dev/stdin, a process substitution) a temporary copy of it, with the same suffix: `embed`
+    reads its input twice, and a stream can be read only once."""
+    if path is not None and path.is_file():
+        return path
     directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="hashembed-"))
-    path = Path(directory) / "stdin.txt"
-    with open(path, "wb") as f:
-        shutil.copyfileobj(sys.stdin.buffer, f, READ_BLOCK)
-    return path
+    copy = Path(directory) / ("stdin.txt" if path is None else f"input{path.suffix}")
+    with open(copy, "wb") as f:
+        if path is None:
+            shutil.copyfileobj(sys.stdin.buffer, f, READ_BLOCK)
+        else:
+            with open(path, "rb") as stream:
+                shutil.copyfileobj(stream, f, READ_BLOCK)
+    return copy

@@ -1,0 +1,98 @@
+"""Checks and allocations shared by every way of embedding (`HashEmbedder`, tokens, Arrow,
+vocabularies): dtypes, output arrays and their memory, ordered text sequences. A leaf module:
+it imports nothing of hashembed's but the extension and the errors, so those modules import it and not
+each other."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from .errors import ParameterError, parameter_error
+
+_DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64), "float16": np.dtype(np.float16)}
+
+
+def dtype_of(dtype: Any) -> np.dtype:
+    """The output dtype `dtype` names, or ValueError naming the `dtype` argument."""
+    try:
+        dt = None if dtype is None else np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in _DTYPES or not dt.isnative:
+        message = (
+            f"dtype={dtype!r} is not supported: expected 'float32', 'float64' or 'float16' "
+            "(in this machine's byte order)"
+        )
+        raise parameter_error(ParameterError, message, "dtype", dtype)
+    return dt
+
+
+def allocate(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An uninitialised output array, refused up front if it cannot fit in memory.
+
+    NumPy reserves large arrays lazily, so an impossible request would otherwise succeed here
+    and be killed by the kernel later, half written.
+    """
+    check_fits(shape, dtype)
+    return np.empty(shape, dtype=dtype)
+
+
+# Reading /proc/meminfo costs more than a small batch; smaller outputs always fit.
+_CHECK_ABOVE = 1 << 28
+
+
+def check_fits(shape: tuple[int, ...], dtype: np.dtype, extra: int = 0) -> None:
+    """MemoryError if an array of `shape` and `dtype` (plus `extra` bytes of working memory)
+    would not fit in the memory available."""
+    nbytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize + extra
+    if nbytes < _CHECK_ABOVE:
+        return
+    available = _core.available_memory()
+    if available is not None and nbytes > available:
+        raise MemoryError(
+            f"an output of shape {shape} and dtype {dtype.name} needs {nbytes / 1e9:.1f} GB, "
+            f"more than the {available / 1e9:.1f} GB available: pass out= (an np.memmap works) "
+            "or embed in chunks"
+        )
+
+
+def check_out(out: Any, shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
+    """`out` if it is a C-contiguous, writable, aligned array of exactly `shape` and `dt`;
+    the extension's rules (the ones every native call applies), else a ParameterError."""
+    _core.check_out(out, shape, dt)
+    return out
+
+
+def output(out: Any, shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
+    """A new array of `shape` and `dt` (see `allocate`) if `out` is None, else the checked `out`."""
+    return allocate(shape, dt) if out is None else check_out(out, shape, dt)
+
+
+def as_text_list(texts: Any, name: str = "texts") -> list[str] | tuple[str, ...]:
+    """A list or tuple of the items of `texts`, the form the native code reads."""
+    if isinstance(texts, (list, tuple)):
+        return texts
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of str, not a single {type(texts).__name__}")
+    if isinstance(texts, np.ndarray):
+        if texts.ndim != 1:
+            raise ValueError(f"{name} must be one-dimensional, got an array of shape {texts.shape}")
+        return texts.tolist()
+    if isinstance(texts, (set, frozenset)):
+        raise unordered(name, texts)
+    if isinstance(texts, Iterable):
+        return list(texts)
+    raise TypeError(f"{name} must be a sequence of str, not {type(texts).__name__}")
+
+
+def unordered(name: str, value: Any) -> TypeError:
+    """The error for a set where an ordered sequence is needed: its iteration order changes
+    from run to run, so the output rows could not be matched to its items."""
+    return TypeError(
+        f"{name} must be an ordered sequence, not a {type(value).__name__} (whose order is "
+        "arbitrary): pass sorted(...) or a list"
+    )

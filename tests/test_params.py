@@ -1,0 +1,39 @@
+"""Contract 1: the parameters are defined once (hashembed._params, defaults from the core),
+and what cannot be generated from that table is checked against it here."""
+
+from __future__ import annotations
+
+import inspect
+
+from hashembed import HashEmbedder, _core, reference
+from hashembed._params import DEFAULTS, PARAMETERS
+from hashembed.cli import build_parser
+
+NAMES = [p.name for p in PARAMETERS]
+
+
+def test_the_signature_of_hashembedder_is_the_table():
+    params = list(inspect.signature(HashEmbedder.__init__).parameters.values())[1:]
+    assert [p.name for p in params] == NAMES
+    assert {p.name: p.default for p in params} == DEFAULTS
+
+
+def test_the_native_constructor_takes_the_table():
+    text = _core.Embedder.__text_signature__
+    assert text is not None
+    assert [name.strip(" *") for name in text.strip("()").split(",") if name.strip(" *$")] == NAMES
+
+
+def test_the_reference_defaults_are_the_table():
+    assert reference.DEFAULTS == DEFAULTS
+    assert HashEmbedder().config() == DEFAULTS
+
+
+def test_every_cli_parameter_is_a_flag_of_every_embedding_command():
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for command in ("embed", "vocab", "similarity"):
+        flags = {s for action in commands[command]._actions for s in action.option_strings}
+        for p in PARAMETERS:
+            if p.cli is not None:
+                assert p.flag in flags, (command, p.flag)
