@@ -177,6 +177,7 @@ def run_trained(setup: Setup, name: str, budget_seconds: float, curve_points: in
         "description": description,
         "trained": True,
         "budget_seconds": budget_seconds,
+        "probe_step_seconds": setup.step_seconds,
         "input_params": result.input_parameters_after,
         "params": result.parameters_after,
         "teacher_params": result.parameters_before,

@@ -50,6 +50,7 @@ class Progress:
         self._last_draw = float("-inf")
         self._width = 0
         self._closed = False
+        self._drawn = -1
         self.note = ""
         """Text shown after the throughput (a loss, say); set it before `update`."""
 
@@ -87,6 +88,7 @@ class Progress:
 
     def _draw(self, now: float) -> None:
         self._last_draw = now
+        self._drawn = self.done
         text = self.render(now)
         if not self._tty:
             self.stream.write(text + "\n")
@@ -103,7 +105,7 @@ class Progress:
         self._closed = True
         if not self.enabled:
             return
-        if final:
+        if final and (self._tty or self._drawn != self.done):  # a log has its last line already
             self._draw(self.clock())
         if self._tty:
             self.stream.write("\n")

@@ -34,7 +34,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--lr", type=float, default=None, metavar="LR", help="learning rate (shrink's default)")
     p.add_argument("--max-minutes", type=float, metavar="M", help="stop training after M minutes")
     p.add_argument("--out-dim", type=int, metavar="N", help="projection output (the model's hidden size)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the text order and initialisation (0)")
+    p.add_argument(
+        "--training-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the text order and initialisation (0)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_config_flags(p, "the robust preset's")
     p.set_defaults(func=cmd_shrink)
@@ -82,8 +88,8 @@ def cmd_shrink(args: argparse.Namespace) -> int:
         result = shrink(
             model, tokenizer, texts,
             embedder=embedder, out_dim=args.out_dim, steps=args.steps, batch_size=args.batch_size,
-            max_length=args.max_length, eval_texts=eval_texts, progress=not args.quiet, seed=args.seed,
-            **options,
+            max_length=args.max_length, eval_texts=eval_texts, progress=not args.quiet,
+            seed=args.training_seed, **options,
         )  # fmt: skip
     except FloatingPointError as e:
         raise CLIError(str(e)) from None
