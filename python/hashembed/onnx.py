@@ -1,0 +1,190 @@
+"""ONNX export: the hash embedding as a graph of standard operators, bit-identical to the core.
+
+    from hashembed.onnx import export_embedder
+    export_embedder(HashEmbedder(256), "embedder.onnx")
+    # onnxruntime: {"codepoints": int64 (N, L), "lengths": int64 (N,)} -> "embeddings" (N, 256)
+
+The graph is docs/spec.md written with int64 Mul, Add and Mod (every intermediate is below
+2^62, so nothing wraps), one double Div and one Cast to float32; docs/onnx.md describes it
+node by node. It needs the `onnx` package to build (`pip install hashembed[onnx]`), and any
+ONNX runtime to run: no custom operator, no onnxruntime-extensions, no hashembed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from ._embedder import HashEmbedder
+from .reference import END_MARKER, MAX_CODE_POINT, START_MARKER
+
+MIN_OPSET = 13
+"""The first opset whose ReduceSum takes its axes as an input, as the graph passes them."""
+
+CHECK_NODE = "input_check__lengths_in_0_to_L__codepoints_in_0_to_0x10FFFF__one_length_per_row"
+"""The name of the node that fails on bad input: an out-of-range Gather, which the ONNX spec
+makes an error, so a runtime's message names this node (and so the rule broken)."""
+
+
+@dataclass
+class _Graph:
+    """Nodes and constants being assembled; names are unique through `prefix` and a counter."""
+
+    prefix: str
+    nodes: list[onnx.NodeProto] = field(default_factory=list)
+    constants: list[onnx.TensorProto] = field(default_factory=list)
+    _count: int = 0
+
+    def name(self, what: str) -> str:
+        self._count += 1
+        return f"{self.prefix}{what}_{self._count}"
+
+    def const(self, value: Any, dtype: Any = np.int64) -> str:
+        name = self.name("c")
+        self.constants.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def op(self, op_type: str, *inputs: str, node_name: str | None = None, **attrs: Any) -> str:
+        out = self.name(op_type.lower())
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=node_name or out, **attrs))
+        return out
+
+    def cast(self, x: str, to: int) -> str:
+        return self.op("Cast", x, to=to)
+
+    def where(self, cond: str, a: str, b: str) -> str:
+        return self.op("Where", cond, a, b)
+
+    def sum_axis(self, x: str, axis: int) -> str:
+        return self.op("ReduceSum", x, self.const([axis]), keepdims=0)
+
+    def sum_all(self, x: str) -> str:
+        return self.op("ReduceSum", self.cast(x, TensorProto.INT64), keepdims=0)
+
+
+def _checked(g: _Graph, cp: str, lengths: str, width: str) -> tuple[str, str]:
+    """`cp` passed through an Add of 0 that depends on the input check, so the check runs
+    before anything reads the code points; and the (N, L) mask of positions inside the texts."""
+    cols = g.op("Range", g.const(0), width, g.const(1))
+    inside = g.op("Less", g.op("Unsqueeze", cols, g.const([0])), g.op("Unsqueeze", lengths, g.const([1])))
+    bad_length = g.op("Or", g.op("Less", lengths, g.const(0)), g.op("Greater", lengths, width))
+    bad_point = g.op("Or", g.op("Less", cp, g.const(0)), g.op("Greater", cp, g.const(MAX_CODE_POINT)))
+    rows = [g.op("Gather", g.op("Shape", t), g.const(0)) for t in (cp, lengths)]
+    count = g.op(
+        "Add",
+        g.op("Add", g.sum_all(bad_length), g.sum_all(g.op("And", inside, bad_point))),
+        g.cast(g.op("Not", g.op("Equal", *rows)), TensorProto.INT64),
+    )
+    flag = g.cast(g.op("Greater", count, g.const(0)), TensorProto.INT64)
+    zero = g.op("Gather", g.const([0]), flag, node_name=CHECK_NODE)  # index 1 is out of range
+    return g.op("Add", cp, zero), inside
+
+
+def _embedding(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str) -> str:
+    """The (N, dim) float32 embeddings of code points `cp` (N, L) int64 and `lengths` (N,)."""
+    width = g.op("Gather", g.op("Shape", cp), g.const(1))
+    cp, inside = _checked(g, cp, lengths, width)
+    text = g.where(inside, cp, g.const(0))
+    if embedder.boundary_markers:
+        text = g.op("Pad", text, g.const([0, 1, 0, 1]))
+        cols = g.op("Range", g.const(0), g.op("Add", width, g.const(2)), g.const(1))
+        text = g.where(g.op("Equal", cols, g.const(0)), g.const(START_MARKER), text)
+        end = g.op("Unsqueeze", g.op("Add", lengths, g.const(1)), g.const([1]))
+        text = g.where(g.op("Equal", g.op("Unsqueeze", cols, g.const([0])), end), g.const(END_MARKER), text)
+        lengths = g.op("Add", lengths, g.const(2))
+        inside = g.op("Less", g.op("Unsqueeze", cols, g.const([0])), g.op("Unsqueeze", lengths, g.const([1])))
+    p, m, b = embedder.base, embedder.hash_modulus, embedder.buckets
+    seeds = embedder.hash_seeds.astype(np.int64)
+    big = g.const([np.iinfo(np.int64).max])
+    axis1 = g.const([1])
+    parts, start, hashes = [], 0, ""
+    for size, count in enumerate(embedder.layout, start=1):
+        # Horner's rule, one code point further per size: H_i[j] = (H_{i-1}[j] * p + c[j+i-1]) mod m
+        tail = g.op("Slice", text, g.const([size - 1]), big, axis1)
+        if size == 1:
+            hashes = g.op("Mod", tail, g.const(m))
+        else:
+            head = g.op("Slice", hashes, g.const([0]), g.const([-1]), axis1)
+            hashes = g.op("Mod", g.op("Add", g.op("Mul", head, g.const(p)), tail), g.const(m))
+        # window j is real when its last code point, j + size - 1, is inside the text; the
+        # others hash to 0, whose products are 0 and centre to 0
+        real = g.op("Slice", inside, g.const([size - 1]), big, axis1)
+        s = g.where(real, hashes, g.const(0))
+        r = g.op(
+            "Mod",
+            g.op("Mul", g.op("Unsqueeze", s, g.const([2])), g.const(seeds[start : start + count])),
+            g.const(b),
+        )
+        # sum of (r - B if 2r > B else r) as sum(r) - B * count(r > floor(B / 2)): exact in int64
+        above = g.sum_axis(g.cast(g.op("Greater", r, g.const(b // 2)), TensorProto.INT64), 1)
+        sums = g.op("Sub", g.sum_axis(r, 1), g.op("Mul", above, g.const(b)))
+        # spec step 6, in its order: double(A) / (double(n) * (double(B) / 2.0)); +0.0 when n <= 0
+        windows = g.op("Sub", lengths, g.const(size - 1))
+        some = g.op("Greater", windows, g.const(0))
+        denominator = g.op("Mul", g.cast(windows, TensorProto.DOUBLE), g.const(float(b) / 2.0, np.float64))
+        safe = g.op("Unsqueeze", g.where(some, denominator, g.const(1.0, np.float64)), g.const([1]))
+        value = g.op("Div", g.cast(sums, TensorProto.DOUBLE), safe)
+        some = g.op("Unsqueeze", some, g.const([1]))
+        parts.append(g.where(some, value, g.const(0.0, np.float64)))
+        start += count
+    joined = g.op("Concat", *parts, axis=1) if len(parts) > 1 else parts[0]
+    return g.cast(joined, TensorProto.FLOAT)
+
+
+def _check_opset(opset: Any) -> int:
+    latest = onnx.defs.onnx_opset_version()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= latest:
+        raise ValueError(f"opset={opset!r} is not supported: an int from {MIN_OPSET} to {latest}")
+    return opset
+
+
+def _model(graph: onnx.GraphProto, opset: int) -> onnx.ModelProto:
+    ops = [helper.make_opsetid("", opset)]
+    model = helper.make_model(
+        graph, opset_imports=ops, ir_version=helper.find_min_ir_version_for(ops), producer_name="hashembed"
+    )
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def embedder_model(embedder: HashEmbedder, *, opset: int = 17) -> onnx.ModelProto:
+    """The ONNX model `export_embedder` writes, in memory."""
+    if not isinstance(embedder, HashEmbedder):
+        raise TypeError(f"embedder must be a HashEmbedder, not {type(embedder).__name__}")
+    opset = _check_opset(opset)
+    g = _Graph("")
+    out = _embedding(g, embedder, "codepoints", "lengths")
+    g.nodes.append(helper.make_node("Identity", [out], ["embeddings"], name="embeddings"))
+    graph = helper.make_graph(
+        g.nodes,
+        "hashembed",
+        [
+            helper.make_tensor_value_info("codepoints", TensorProto.INT64, ["N", "L"]),
+            helper.make_tensor_value_info("lengths", TensorProto.INT64, ["N"]),
+        ],
+        [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["N", embedder.dim])],
+        initializer=g.constants,
+        doc_string=f"hashembed, spec version 1: {embedder.config()!r}",
+    )
+    return _model(graph, opset)
+
+
+def export_embedder(embedder: HashEmbedder, path: str | os.PathLike[str], *, opset: int = 17) -> Path:
+    """Writes `embedder` as an ONNX model to `path`; returns the path.
+
+    Inputs: `codepoints`, int64 (N, L), row i holding text i's Unicode code points in its
+    first `lengths[i]` columns (anything after them); `lengths`, int64 (N,). Output:
+    `embeddings`, float32 (N, dim), bit-identical to `embedder.embed_batch`. N and L are
+    dynamic. The graph applies the embedder's whole configuration, boundary markers included.
+    A length outside [0, L], a code point outside [0, 0x10FFFF] within a length, or `lengths`
+    not of N entries makes the run fail in the node named CHECK_NODE.
+    """
+    target = Path(os.fspath(path))
+    onnx.save(embedder_model(embedder, opset=opset), str(target))
+    return target
