@@ -27,9 +27,10 @@ from .reference import END_MARKER, MAX_CODE_POINT, START_MARKER
 MIN_OPSET = 13
 """The first opset whose ReduceSum takes its axes as an input, as the graph passes them."""
 
-CHECK_NODE = "input_check__lengths_in_0_to_L__codepoints_in_0_to_0x10FFFF__one_length_per_row"
-"""The name of the node that fails on bad input: an out-of-range Gather, which the ONNX spec
-makes an error, so a runtime's message names this node (and so the rule broken)."""
+# The nodes that fail on bad input, each an out-of-range Gather (which the ONNX spec makes an
+# error), so that a runtime's message names the node, and so the rule broken.
+CHECK_ROWS = "input_check__lengths_must_have_one_entry_per_row_of_codepoints"
+CHECK_VALUES = "input_check__lengths_must_be_in_0_to_L__codepoints_in_0_to_0x10FFFF"
 
 
 @dataclass
@@ -68,28 +69,32 @@ class _Graph:
         return self.op("ReduceSum", self.cast(x, TensorProto.INT64), keepdims=0)
 
 
-def _checked(g: _Graph, cp: str, lengths: str, width: str) -> tuple[str, str]:
-    """`cp` passed through an Add of 0 that depends on the input check, so the check runs
-    before anything reads the code points; and the (N, L) mask of positions inside the texts."""
+def _gate(g: _Graph, x: str, bad: str, node_name: str) -> str:
+    """`x` plus 0, where the 0 comes from a Gather that is out of range when `bad` (a bool
+    scalar) is true: so nothing that reads the result runs on bad input."""
+    zero = g.op("Gather", g.const([0]), g.cast(bad, TensorProto.INT64), node_name=node_name)
+    return g.op("Add", x, zero)
+
+
+def _checked(g: _Graph, cp: str, lengths: str, width: str) -> tuple[str, str, str]:
+    """`cp` and `lengths` gated by the input checks, and the (N, L) mask of the positions
+    inside the texts."""
+    rows = [g.op("Gather", g.op("Shape", t), g.const(0)) for t in (cp, lengths)]
+    # before anything broadcasts lengths against codepoints, which a single length would do
+    lengths = _gate(g, lengths, g.op("Not", g.op("Equal", *rows)), CHECK_ROWS)
     cols = g.op("Range", g.const(0), width, g.const(1))
     inside = g.op("Less", g.op("Unsqueeze", cols, g.const([0])), g.op("Unsqueeze", lengths, g.const([1])))
     bad_length = g.op("Or", g.op("Less", lengths, g.const(0)), g.op("Greater", lengths, width))
     bad_point = g.op("Or", g.op("Less", cp, g.const(0)), g.op("Greater", cp, g.const(MAX_CODE_POINT)))
-    rows = [g.op("Gather", g.op("Shape", t), g.const(0)) for t in (cp, lengths)]
-    count = g.op(
-        "Add",
-        g.op("Add", g.sum_all(bad_length), g.sum_all(g.op("And", inside, bad_point))),
-        g.cast(g.op("Not", g.op("Equal", *rows)), TensorProto.INT64),
-    )
-    flag = g.cast(g.op("Greater", count, g.const(0)), TensorProto.INT64)
-    zero = g.op("Gather", g.const([0]), flag, node_name=CHECK_NODE)  # index 1 is out of range
-    return g.op("Add", cp, zero), inside
+    count = g.op("Add", g.sum_all(bad_length), g.sum_all(g.op("And", inside, bad_point)))
+    cp = _gate(g, cp, g.op("Greater", count, g.const(0)), CHECK_VALUES)
+    return cp, lengths, inside
 
 
 def _embedding(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str) -> str:
     """The (N, dim) float32 embeddings of code points `cp` (N, L) int64 and `lengths` (N,)."""
     width = g.op("Gather", g.op("Shape", cp), g.const(1))
-    cp, inside = _checked(g, cp, lengths, width)
+    cp, lengths, inside = _checked(g, cp, lengths, width)
     text = g.where(inside, cp, g.const(0))
     if embedder.boundary_markers:
         text = g.op("Pad", text, g.const([0, 1, 0, 1]))
@@ -182,8 +187,8 @@ def export_embedder(embedder: HashEmbedder, path: str | os.PathLike[str], *, ops
     first `lengths[i]` columns (anything after them); `lengths`, int64 (N,). Output:
     `embeddings`, float32 (N, dim), bit-identical to `embedder.embed_batch`. N and L are
     dynamic. The graph applies the embedder's whole configuration, boundary markers included.
-    A length outside [0, L], a code point outside [0, 0x10FFFF] within a length, or `lengths`
-    not of N entries makes the run fail in the node named CHECK_NODE.
+    `lengths` not of N entries makes the run fail in the node named CHECK_ROWS; a length
+    outside [0, L] or a code point outside [0, 0x10FFFF] within a length, in CHECK_VALUES.
     """
     target = Path(os.fspath(path))
     onnx.save(embedder_model(embedder, opset=opset), str(target))
