@@ -12,6 +12,7 @@ and on CUDA, and it can sit inside a model's `forward`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,8 @@ beyond its inputs and output is a few times this: the products, their remainders
 comparison of the same shape, so about 100 MiB, whatever the batch and text lengths."""
 
 _DTYPES = (torch.float32, torch.float64)
+# torch.export (torch >= 2.5) traces as torch.jit.trace does, with symbolic shapes
+_exporting = getattr(torch.compiler, "is_exporting", lambda: False)
 
 
 def codepoints(
@@ -63,15 +66,14 @@ def _check(codepoints: torch.Tensor, lengths: torch.Tensor, embedder: Any, dtype
             raise TypeError(f"{name} must be an integer tensor (torch.int64), not {t.dtype}")
         if t.dim() != ndim:
             raise ValueError(f"{name} must have {ndim} dimension(s), got shape {tuple(t.shape)}")
-    n = codepoints.shape[0]
-    if lengths.shape[0] != n:
-        raise ValueError(f"lengths has {lengths.shape[0]} entries, codepoints has {n} rows: they must match")
     if lengths.device != codepoints.device:
         raise ValueError(f"lengths is on {lengths.device}, codepoints on {codepoints.device}: use one device")
 
 
 def _check_values(codepoints: torch.Tensor, lengths: torch.Tensor) -> None:
-    width = codepoints.shape[1]
+    n, width = codepoints.shape
+    if lengths.shape[0] != n:
+        raise ValueError(f"lengths has {lengths.shape[0]} entries, codepoints has {n} rows: they must match")
     bad = (lengths < 0) | (lengths > width)
     if bool(bad.any()):
         i = int(bad.nonzero()[0, 0])
@@ -103,25 +105,44 @@ def _text(
     return text, lengths + 2
 
 
+def is_tracing() -> bool:
+    """Whether a trace is recording: `embed_codepoints` then computes in one block, unchecked.
+
+    A trace records one pass with the example's shapes, so chunk loops would be unrolled with
+    their bounds frozen, and checks that read values would be frozen too; a traced graph's
+    inputs are checked by whoever builds them (hashembed.onnx's graphs check their own)."""
+    return torch.jit.is_tracing() or _exporting()
+
+
+def _seeds(embedder: HashEmbedder, device: torch.device) -> torch.Tensor:
+    with warnings.catch_warnings():
+        # a trace keeps them as constants, which they are: part of the configuration
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        return torch.from_numpy(embedder.hash_seeds.astype("int64")).to(device)
+
+
+def _block_sums(products: torch.Tensor, buckets: int) -> torch.Tensor:
+    """Spec steps 5 and 6 over the windows (axis 1) of a block of products s_j * h_k."""
+    r = products.remainder_(buckets)
+    # the sum of (r - B if 2r > B else r), as sum(r) - B * count(r > floor(B / 2)): exact in int64
+    return r.sum(1) - buckets * (r > buckets // 2).sum(1)
+
+
 def _centred_sums(hashes: torch.Tensor, seeds: torch.Tensor, buckets: int) -> torch.Tensor:
     """`A_k` of spec step 6 for every row of `hashes` (R, W) and every multiplier in `seeds`,
     in blocks of at most CHUNK_ELEMENTS products. A window past the text has hash 0, whose
     products are 0 and centre to 0, so it adds nothing."""
+    if is_tracing():
+        return _block_sums(hashes[:, :, None] * seeds, buckets)
     rows, windows = hashes.shape
     sums = torch.zeros(rows, len(seeds), dtype=torch.int64, device=hashes.device)
-    if windows == 0:
-        return sums
     per_row = max(1, CHUNK_ELEMENTS // max(rows, 1))
     pos_step = min(len(seeds), per_row)
     win_step = max(1, per_row // pos_step)
-    half = buckets // 2  # 2r > B is r > floor(B/2) for integers
     for p in range(0, len(seeds), pos_step):
         h = seeds[p : p + pos_step]
         for w in range(0, windows, win_step):
-            r = hashes[:, w : w + win_step, None] * h
-            r.remainder_(buckets)
-            # sum of (r - B if 2r > B else r), as sum(r) - B * count(2r > B): exact in int64
-            sums[:, p : p + pos_step] += r.sum(1) - buckets * (r > half).sum(1)
+            sums[:, p : p + pos_step] += _block_sums(hashes[:, w : w + win_step, None] * h, buckets)
     return sums
 
 
@@ -165,13 +186,18 @@ def embed_codepoints(
     lengths, float tensors and mismatched N raise errors naming them.
 
     Memory: rows are processed in groups, and products in blocks of CHUNK_ELEMENTS, so the
-    working memory stays about 100 MiB plus a few int64 copies of `codepoints`.
+    working memory stays about 100 MiB plus a few int64 copies of `codepoints`. Under
+    `torch.jit.trace` (and so the TorchScript ONNX exporter) the whole batch is one block, so
+    the traced graph takes any N and L, and the value checks are left out.
     """
     _check(codepoints, lengths, embedder, dtype)
     codepoints, lengths = codepoints.long(), lengths.long()
+    seeds = _seeds(embedder, codepoints.device)
+    if is_tracing():
+        text, lens = _text(codepoints, lengths, embedder.boundary_markers)
+        return _embed_rows(text, lens, embedder, seeds).to(dtype)
     _check_values(codepoints, lengths)
     n, width = codepoints.shape
-    seeds = torch.from_numpy(embedder.hash_seeds.astype("int64")).to(codepoints.device)
     out = torch.empty(n, embedder.dim, dtype=dtype, device=codepoints.device)
     # Rows in groups so the per-row tensors (hashes, masks, the (rows, dim) sums) stay small.
     group = max(1, CHUNK_ELEMENTS // max(width + 2, embedder.dim))
