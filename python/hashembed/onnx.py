@@ -77,11 +77,8 @@ def _gate(g: _Graph, x: str, bad: str, node_name: str) -> str:
 
 
 def _checked(g: _Graph, cp: str, lengths: str, width: str) -> tuple[str, str, str]:
-    """`cp` and `lengths` gated by the input checks, and the (N, L) mask of the positions
-    inside the texts."""
-    rows = [g.op("Gather", g.op("Shape", t), g.const(0)) for t in (cp, lengths)]
-    # before anything broadcasts lengths against codepoints, which a single length would do
-    lengths = _gate(g, lengths, g.op("Not", g.op("Equal", *rows)), CHECK_ROWS)
+    """`cp` (N, L) and `lengths` (N,) gated by the value checks, and the (N, L) mask of the
+    positions inside the texts."""
     cols = g.op("Range", g.const(0), width, g.const(1))
     inside = g.op("Less", g.op("Unsqueeze", cols, g.const([0])), g.op("Unsqueeze", lengths, g.const([1])))
     bad_length = g.op("Or", g.op("Less", lengths, g.const(0)), g.op("Greater", lengths, width))
@@ -92,8 +89,24 @@ def _checked(g: _Graph, cp: str, lengths: str, width: str) -> tuple[str, str, st
 
 
 def _embedding(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str) -> str:
-    """The (N, dim) float32 embeddings of code points `cp` (N, L) int64 and `lengths` (N,)."""
-    width = g.op("Gather", g.op("Shape", cp), g.const(1))
+    """The (..., dim) float32 embeddings of code points `cp` (..., L) int64 and `lengths` (...)."""
+    shape = g.op("Shape", cp)
+    lead = g.op("Slice", shape, g.const([0]), g.const([-1]))
+    # before anything broadcasts lengths against codepoints, which a single length would do
+    differ = g.sum_all(g.op("Not", g.op("Equal", g.op("Shape", lengths), lead)))
+    lengths = g.op(
+        "Reshape", _gate(g, lengths, g.op("Greater", differ, g.const(0)), CHECK_ROWS), g.const([-1])
+    )
+    width = g.op("Slice", shape, g.const([-1]), g.const([np.iinfo(np.int64).max]))
+    # the row count from lengths, not -1: a -1 beside a width of 0 would be ambiguous
+    cp = g.op("Reshape", cp, g.op("Concat", g.op("Shape", lengths), width, axis=0))
+    vectors = _vectors(g, embedder, cp, lengths, g.op("Squeeze", width, g.const([0])))
+    return g.op("Reshape", vectors, g.op("Concat", lead, g.const([embedder.dim]), axis=0))
+
+
+def _vectors(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str, width: str) -> str:
+    """The (N, dim) float32 embeddings of code points `cp` (N, L) and `lengths` (N,), L being
+    `width`."""
     cp, lengths, inside = _checked(g, cp, lengths, width)
     text = g.where(inside, cp, g.const(0))
     if embedder.boundary_markers:
