@@ -12,6 +12,7 @@ ONNX runtime to run: no custom operator, no onnxruntime-extensions, no hashembed
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ._embedder import HashEmbedder
-from .reference import END_MARKER, MAX_CODE_POINT, START_MARKER
+from .reference import END_MARKER, MAX_CODE_POINT, SPEC_VERSION, START_MARKER
 
 MIN_OPSET = 13
 """The first opset whose ReduceSum takes its axes as an input, as the graph passes them."""
@@ -31,6 +32,10 @@ MIN_OPSET = 13
 # error), so that a runtime's message names the node, and so the rule broken.
 CHECK_ROWS = "input_check__lengths_must_have_one_entry_per_row_of_codepoints"
 CHECK_VALUES = "input_check__lengths_must_be_in_0_to_L__codepoints_in_0_to_0x10FFFF"
+
+
+SENTENCE_OUTPUT = "sentence_embedding"
+"""The output of `export_model`'s graph."""
 
 
 @dataclass
@@ -162,13 +167,20 @@ def _check_opset(opset: Any) -> int:
     return opset
 
 
-def _model(graph: onnx.GraphProto, opset: int) -> onnx.ModelProto:
+def _model(graph: onnx.GraphProto, opset: int, ir_version: int | None = None) -> onnx.ModelProto:
     ops = [helper.make_opsetid("", opset)]
-    model = helper.make_model(
-        graph, opset_imports=ops, ir_version=helper.find_min_ir_version_for(ops), producer_name="hashembed"
-    )
+    ir = helper.find_min_ir_version_for(ops) if ir_version is None else ir_version
+    model = helper.make_model(graph, opset_imports=ops, ir_version=ir, producer_name="hashembed")
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+def _describe(model: onnx.ModelProto, embedder: HashEmbedder) -> None:
+    """Records the function the graph computes, for whoever reads the file later."""
+    helper.set_model_props(
+        model,
+        {"hashembed.spec_version": str(SPEC_VERSION), "hashembed.embedder": json.dumps(embedder.config())},
+    )
 
 
 def embedder_model(embedder: HashEmbedder, *, opset: int = 17) -> onnx.ModelProto:
@@ -188,9 +200,10 @@ def embedder_model(embedder: HashEmbedder, *, opset: int = 17) -> onnx.ModelProt
         ],
         [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["N", embedder.dim])],
         initializer=g.constants,
-        doc_string=f"hashembed, spec version 1: {embedder.config()!r}",
     )
-    return _model(graph, opset)
+    model = _model(graph, opset)
+    _describe(model, embedder)
+    return model
 
 
 def export_embedder(embedder: HashEmbedder, path: str | os.PathLike[str], *, opset: int = 17) -> Path:
@@ -205,4 +218,93 @@ def export_embedder(embedder: HashEmbedder, path: str | os.PathLike[str], *, ops
     """
     target = Path(os.fspath(path))
     onnx.save(embedder_model(embedder, opset=opset), str(target))
+    return target
+
+
+def _encoder(model: Any, layer: Any) -> Any:
+    """`model` from its input layer's hash vectors to the mean-pooled sentence embedding, as
+    a module torch's exporter can trace: the hash vectors come in, so no table is read."""
+    import torch
+
+    from .torch.metrics import mean_pool
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model, self.projection = model, layer.projection
+
+        def forward(self, hash_vectors: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            x = hash_vectors if self.projection is None else self.projection(hash_vectors)
+            hidden = self.model(inputs_embeds=x, attention_mask=attention_mask).last_hidden_state
+            return mean_pool(hidden, attention_mask)
+
+    return Encoder()
+
+
+def _export_encoder(model: Any, layer: Any, opset: int) -> onnx.ModelProto:
+    import io
+    import warnings
+
+    import torch
+
+    device = next(model.parameters()).device
+    # a padded example, so nothing traced assumes an all-ones mask
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0]], device=device)
+    vectors = torch.zeros(2, 3, layer.hash_dim, device=device)
+    buffer = io.BytesIO()
+    training = model.training
+    model.eval()
+    try:
+        with warnings.catch_warnings():
+            # TorchScript's exporter is deprecated (the dynamo one needs onnxscript, which the
+            # onnx extra does not bring) and warns of every traced shape; tests check the result.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _encoder(model, layer), (vectors, mask), buffer, dynamo=False, opset_version=opset,
+                input_names=["hash_vectors", "attention_mask"], output_names=[SENTENCE_OUTPUT],
+                dynamic_axes={"hash_vectors": {0: "B", 1: "S"}, "attention_mask": {0: "B", 1: "S"},
+                              SENTENCE_OUTPUT: {0: "B"}},
+            )  # fmt: skip
+    finally:
+        model.train(training)
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def export_model(model: Any, path: str | os.PathLike[str], *, opset: int = 17) -> Path:
+    """Writes `model`, a transformers encoder whose input layer is a `HashEmbedding` (what
+    `hashembed.torch.shrink` makes), as one ONNX model from token code points to sentence
+    embeddings; returns the path.
+
+    Inputs: `codepoints` int64 (B, S, L), the Unicode code points of each token's string as
+    the vocabulary spells it (`tokenizer.convert_ids_to_tokens`, or a `tokenizers` encoding's
+    `.tokens`: "##ing", "[CLS]"), in its first `lengths[b, s]` places; `lengths` int64
+    (B, S); `attention_mask` int64 (B, S). Output: `sentence_embedding` float32 (B, hidden),
+    the L2-normalised mean of the last hidden states over the mask
+    (`hashembed.torch.sentence_embeddings`). The file holds the embedder's seeds, the
+    projection and the transformer, and no V x dim table.
+    """
+    from .torch.saving import _hash_layer
+
+    layer = _hash_layer(model)
+    opset = _check_opset(opset)
+    encoder = _export_encoder(model, layer, opset)
+    g = _Graph("hashembed/")
+    vectors = _embedding(g, layer.embedder, "codepoints", "lengths")
+    g.nodes.append(helper.make_node("Identity", [vectors], ["hash_vectors"], name="hash_vectors"))
+    graph = helper.make_graph(
+        g.nodes,
+        "hashembed",
+        [
+            helper.make_tensor_value_info("codepoints", TensorProto.INT64, ["B", "S", "L"]),
+            helper.make_tensor_value_info("lengths", TensorProto.INT64, ["B", "S"]),
+        ],
+        [helper.make_tensor_value_info("hash_vectors", TensorProto.FLOAT, ["B", "S", layer.hash_dim])],
+        initializer=g.constants,
+    )
+    embedding = _model(graph, opset, encoder.ir_version)
+    merged = onnx.compose.merge_models(embedding, encoder, io_map=[("hash_vectors", "hash_vectors")])
+    _describe(merged, layer.embedder)
+    onnx.checker.check_model(merged, full_check=True)
+    target = Path(os.fspath(path))
+    onnx.save(merged, str(target))
     return target
