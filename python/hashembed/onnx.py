@@ -81,16 +81,16 @@ def _gate(g: _Graph, x: str, bad: str, node_name: str) -> str:
     return g.op("Add", x, zero)
 
 
-def _checked(g: _Graph, cp: str, lengths: str, width: str) -> tuple[str, str, str]:
-    """`cp` (N, L) and `lengths` (N,) gated by the value checks, and the (N, L) mask of the
-    positions inside the texts."""
+def _checked(g: _Graph, cp: str, lengths: str, width: str) -> tuple[str, str]:
+    """`cp` (N, L) gated by the value checks of it and `lengths` (N,), and the (N, L) mask of
+    the positions inside the texts."""
     cols = g.op("Range", g.const(0), width, g.const(1))
     inside = g.op("Less", g.op("Unsqueeze", cols, g.const([0])), g.op("Unsqueeze", lengths, g.const([1])))
     bad_length = g.op("Or", g.op("Less", lengths, g.const(0)), g.op("Greater", lengths, width))
     bad_point = g.op("Or", g.op("Less", cp, g.const(0)), g.op("Greater", cp, g.const(MAX_CODE_POINT)))
     count = g.op("Add", g.sum_all(bad_length), g.sum_all(g.op("And", inside, bad_point)))
     cp = _gate(g, cp, g.op("Greater", count, g.const(0)), CHECK_VALUES)
-    return cp, lengths, inside
+    return cp, inside
 
 
 def _embedding(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str) -> str:
@@ -112,7 +112,7 @@ def _embedding(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str) -> str:
 def _vectors(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str, width: str) -> str:
     """The (N, dim) float32 embeddings of code points `cp` (N, L) and `lengths` (N,), L being
     `width`."""
-    cp, lengths, inside = _checked(g, cp, lengths, width)
+    cp, inside = _checked(g, cp, lengths, width)
     text = g.where(inside, cp, g.const(0))
     if embedder.boundary_markers:
         text = g.op("Pad", text, g.const([0, 1, 0, 1]))
