@@ -138,6 +138,8 @@ def test_bad_embedder_or_dtype() -> None:
         embed_codepoints(cp, lengths, {"dim": 6})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"dtype=torch.float16 is not supported"):
         embed_codepoints(cp, lengths, HashEmbedder(6), dtype=torch.float16)
+    with pytest.raises(ValueError, match=r"lengths is on meta, codepoints on cpu: use one device"):
+        embed_codepoints(cp, lengths.to("meta"), HashEmbedder(6))
 
 
 @CUDA
