@@ -110,3 +110,15 @@ def test_graph_mode_vectors_match_the_core_without_projection() -> None:
     layer = TokenHashEmbedding(EMBEDDER, graph=True)
     cp, lengths = codepoints(VOCAB)
     assert_same_bits(layer(cp[None], lengths[None])[0].numpy(), EMBEDDER.embed_batch(VOCAB))
+
+
+def test_traced_token_hash_embedding_takes_any_shape() -> None:
+    layer = TokenHashEmbedding(EMBEDDER, out_dim=8, graph=True)
+    cp, lengths = codepoints(VOCAB[:6])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.trace is deprecated in torch >= 2.9
+        traced = torch.jit.trace(layer, (cp.reshape(2, 3, -1), lengths.reshape(2, 3)))
+    cp, lengths = codepoints(VOCAB + VOCAB[:3])
+    for shape in [(3, 4), (12, 1), (1, 12)]:
+        args = (cp.reshape(*shape, -1), lengths.reshape(shape))
+        assert_same_bits(traced(*args).detach().numpy(), layer(*args).detach().numpy(), f"{shape}")

@@ -239,7 +239,9 @@ class TokenHashEmbedding(nn.Module):
     def _from_codepoints(self, codepoints: Any, lengths: Any) -> torch.Tensor:
         if not isinstance(codepoints, torch.Tensor) or not isinstance(lengths, torch.Tensor):
             raise TypeError("a graph-mode TokenHashEmbedding takes (codepoints, lengths) tensors")
-        if codepoints.dim() < 1 or tuple(lengths.shape) != tuple(codepoints.shape[:-1]):
+        # traced, the shapes are tensors, and a check of them would be frozen into the trace
+        traced = functional.is_tracing()
+        if codepoints.dim() < 1 or (not traced and tuple(lengths.shape) != tuple(codepoints.shape[:-1])):
             raise ValueError(
                 f"lengths has shape {tuple(lengths.shape)}: codepoints of shape {tuple(codepoints.shape)} "
                 "needs one length per token, the shape without its last axis"
