@@ -61,6 +61,14 @@ class _Graph:
         self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=node_name or out, **attrs))
         return out
 
+    def unique_rows(self, x: str) -> tuple[str, str]:
+        """The distinct rows of `x` and, for each row of `x`, the index of its distinct row."""
+        unique, inverse = self.name("unique"), self.name("inverse")
+        # the unused outputs (first indices, counts) are left unnamed, as ONNX allows
+        node = helper.make_node("Unique", [x], [unique, "", inverse], name=unique, axis=0, sorted=0)
+        self.nodes.append(node)
+        return unique, inverse
+
     def cast(self, x: str, to: int) -> str:
         return self.op("Cast", x, to=to)
 
@@ -121,11 +129,18 @@ def _vectors(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str, width: st
         end = g.op("Unsqueeze", g.op("Add", lengths, g.const(1)), g.const([1]))
         text = g.where(g.op("Equal", g.op("Unsqueeze", cols, g.const([0])), end), g.const(END_MARKER), text)
         lengths = g.op("Add", lengths, g.const(2))
-        inside = g.op("Less", g.op("Unsqueeze", cols, g.const([0])), g.op("Unsqueeze", lengths, g.const([1])))
-    p, m, b = embedder.base, embedder.hash_modulus, embedder.buckets
-    seeds = embedder.hash_seeds.astype(np.int64)
     big = g.const([np.iinfo(np.int64).max])
     axis1 = g.const([1])
+    # Equal texts are computed once, as the core does: rows of (length, code points), zero
+    # past each length, are equal exactly when the texts are.
+    unique, inverse = g.unique_rows(g.op("Concat", g.op("Unsqueeze", lengths, axis1), text, axis=1))
+    lengths = g.op("Squeeze", g.op("Slice", unique, g.const([0]), g.const([1]), axis1), axis1)
+    text = g.op("Slice", unique, g.const([1]), big, axis1)
+    text_width = g.op("Squeeze", g.op("Slice", g.op("Shape", text), axis1, g.const([2])), g.const([0]))
+    cols = g.op("Range", g.const(0), text_width, g.const(1))
+    inside = g.op("Less", g.op("Unsqueeze", cols, g.const([0])), g.op("Unsqueeze", lengths, axis1))
+    p, m, b = embedder.base, embedder.hash_modulus, embedder.buckets
+    seeds = embedder.hash_seeds.astype(np.int64)
     parts, start, hashes = [], 0, ""
     for size, count in enumerate(embedder.layout, start=1):
         # Horner's rule, one code point further per size: H_i[j] = (H_{i-1}[j] * p + c[j+i-1]) mod m
@@ -157,7 +172,7 @@ def _vectors(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str, width: st
         parts.append(g.where(some, value, g.const(0.0, np.float64)))
         start += count
     joined = g.op("Concat", *parts, axis=1) if len(parts) > 1 else parts[0]
-    return g.cast(joined, TensorProto.FLOAT)
+    return g.op("Gather", g.cast(joined, TensorProto.FLOAT), inverse, axis=0)
 
 
 def _check_opset(opset: Any) -> int:
