@@ -186,8 +186,9 @@ def embed_codepoints(
     before rounding). Lengths outside [0, L], code points outside [0, 0x10FFFF] within the
     lengths, float tensors and mismatched N raise errors naming them.
 
-    Memory: rows are processed in groups, and products in blocks of CHUNK_ELEMENTS, so the
-    working memory stays about 100 MiB plus a few int64 copies of `codepoints`. Under
+    Equal texts are computed once. Memory: rows are processed in groups, and products in
+    blocks of CHUNK_ELEMENTS, so the working memory stays about 100 MiB plus a few int64
+    copies of `codepoints`. Under
     `torch.jit.trace` (and so the TorchScript ONNX exporter) the whole batch is one block, so
     the traced graph takes any N and L, and the value checks are left out.
     """
@@ -198,8 +199,14 @@ def embed_codepoints(
         text, lens = _text(codepoints, lengths, embedder.boundary_markers)
         return _embed_rows(text, lens, embedder, seeds).to(dtype)
     _check_values(codepoints, lengths)
-    n, width = codepoints.shape
-    out = torch.empty(n, embedder.dim, dtype=dtype, device=codepoints.device)
+    width = codepoints.shape[1]
+    # Equal texts are computed once, as the core does: rows of (length, code points), zero
+    # past each length, are equal exactly when the texts are.
+    inside = torch.arange(width, device=codepoints.device) < lengths[:, None]
+    rows = torch.cat([lengths[:, None], torch.where(inside, codepoints, 0)], dim=1)
+    rows, inverse = torch.unique(rows, dim=0, return_inverse=True)
+    lengths, codepoints = rows[:, 0], rows[:, 1:]
+    out = torch.empty(len(rows), embedder.dim, dtype=dtype, device=codepoints.device)
     # Rows in groups so the per-row tensors (hashes, masks, the (rows, dim) sums) stay small,
     # and of similar lengths, each cut to its longest, so short texts beside a long one do
     # not compute its padding: lengths + 8 within a factor 1.25 share a group.
@@ -209,9 +216,9 @@ def embed_codepoints(
     start = 0
     for size in torch.unique_consecutive(classes, return_counts=True)[1].tolist():
         for r in range(start, start + size, group):
-            rows = order[r : min(r + group, start + size)]
-            lens = lengths[rows]
-            text, lens = _text(codepoints[rows, : int(lens[-1])], lens, embedder.boundary_markers)
-            out[rows] = _embed_rows(text, lens, embedder, seeds).to(dtype)
+            group_rows = order[r : min(r + group, start + size)]
+            lens = lengths[group_rows]
+            text, lens = _text(codepoints[group_rows, : int(lens[-1])], lens, embedder.boundary_markers)
+            out[group_rows] = _embed_rows(text, lens, embedder, seeds).to(dtype)
         start += size
-    return out
+    return out[inverse]
