@@ -40,11 +40,14 @@ def run_texts(e: HashEmbedder, batch: list[str], opset: int = 17) -> np.ndarray:
     return run(session(embedder_model(e, opset=opset)), cp.numpy(), lengths.numpy())
 
 
+@pytest.mark.parametrize("deduplicate", [True, False])
 @pytest.mark.parametrize("group", list(GROUPS.values()), ids=[g[0]["name"] for g in GROUPS.values()])
-def test_golden_vectors(group: list[dict]) -> None:
+def test_golden_vectors(group: list[dict], deduplicate: bool) -> None:
     e = HashEmbedder(**group[0]["config"])
     cp, lengths = padded([c["input"] for c in group], fill=-(2**62))
-    assert_same_bits(run(session(embedder_model(e)), cp.numpy(), lengths.numpy()), golden_bits(group))
+    model = embedder_model(e, deduplicate=deduplicate)
+    assert ("Unique" in {n.op_type for n in model.graph.node}) == deduplicate
+    assert_same_bits(run(session(model), cp.numpy(), lengths.numpy()), golden_bits(group))
 
 
 @settings(max_examples=300)
@@ -61,10 +64,11 @@ def test_opsets(opset: int, markers: bool) -> None:
     assert_same_bits(run_texts(e, MIXED, opset), e.embed_batch(MIXED))
 
 
-def test_one_session_takes_any_batch_and_width() -> None:
+@pytest.mark.parametrize("deduplicate", [True, False])
+def test_one_session_takes_any_batch_and_width(deduplicate: bool) -> None:
     e = HashEmbedder.preset("robust", dim=48)
-    s = session(embedder_model(e))
-    for batch in ([], [""], ["a"], MIXED, ["ab" * 2000, "b"], [""] * 5):
+    s = session(embedder_model(e, deduplicate=deduplicate))
+    for batch in ([], [""], ["a"], MIXED, ["ab" * 2000, "b"], [""] * 5, ["a", "b", "a", "a\x00", "a"]):
         cp, lengths = codepoints(batch)
         assert_same_bits(run(s, cp.numpy(), lengths.numpy()), e.embed_batch(batch), f"{batch!r:.40}")
     cp, lengths = codepoints(MIXED)

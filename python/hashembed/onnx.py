@@ -101,7 +101,7 @@ def _checked(g: _Graph, cp: str, lengths: str, width: str) -> tuple[str, str]:
     return cp, inside
 
 
-def _embedding(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str) -> str:
+def _embedding(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str, deduplicate: bool) -> str:
     """The (..., dim) float32 embeddings of code points `cp` (..., L) int64 and `lengths` (...)."""
     shape = g.op("Shape", cp)
     lead = g.op("Slice", shape, g.const([0]), g.const([-1]))
@@ -113,13 +113,13 @@ def _embedding(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str) -> str:
     width = g.op("Slice", shape, g.const([-1]), g.const([np.iinfo(np.int64).max]))
     # the row count from lengths, not -1: a -1 beside a width of 0 would be ambiguous
     cp = g.op("Reshape", cp, g.op("Concat", g.op("Shape", lengths), width, axis=0))
-    vectors = _vectors(g, embedder, cp, lengths, g.op("Squeeze", width, g.const([0])))
+    vectors = _vectors(g, embedder, cp, lengths, g.op("Squeeze", width, g.const([0])), deduplicate)
     return g.op("Reshape", vectors, g.op("Concat", lead, g.const([embedder.dim]), axis=0))
 
 
-def _vectors(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str, width: str) -> str:
+def _vectors(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str, width: str, deduplicate: bool) -> str:
     """The (N, dim) float32 embeddings of code points `cp` (N, L) and `lengths` (N,), L being
-    `width`."""
+    `width`; each distinct text computed once if `deduplicate`."""
     cp, inside = _checked(g, cp, lengths, width)
     text = g.where(inside, cp, g.const(0))
     if embedder.boundary_markers:
@@ -131,11 +131,13 @@ def _vectors(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str, width: st
         lengths = g.op("Add", lengths, g.const(2))
     big = g.const([np.iinfo(np.int64).max])
     axis1 = g.const([1])
-    # Equal texts are computed once, as the core does: rows of (length, code points), zero
-    # past each length, are equal exactly when the texts are.
-    unique, inverse = g.unique_rows(g.op("Concat", g.op("Unsqueeze", lengths, axis1), text, axis=1))
-    lengths = g.op("Squeeze", g.op("Slice", unique, g.const([0]), g.const([1]), axis1), axis1)
-    text = g.op("Slice", unique, g.const([1]), big, axis1)
+    inverse = None
+    if deduplicate:
+        # as the core does: rows of (length, code points), zero past each length, are equal
+        # exactly when the texts are
+        unique, inverse = g.unique_rows(g.op("Concat", g.op("Unsqueeze", lengths, axis1), text, axis=1))
+        lengths = g.op("Squeeze", g.op("Slice", unique, g.const([0]), g.const([1]), axis1), axis1)
+        text = g.op("Slice", unique, g.const([1]), big, axis1)
     text_width = g.op("Squeeze", g.op("Slice", g.op("Shape", text), axis1, g.const([2])), g.const([0]))
     cols = g.op("Range", g.const(0), text_width, g.const(1))
     inside = g.op("Less", g.op("Unsqueeze", cols, g.const([0])), g.op("Unsqueeze", lengths, axis1))
@@ -172,7 +174,8 @@ def _vectors(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str, width: st
         parts.append(g.where(some, value, g.const(0.0, np.float64)))
         start += count
     joined = g.op("Concat", *parts, axis=1) if len(parts) > 1 else parts[0]
-    return g.op("Gather", g.cast(joined, TensorProto.FLOAT), inverse, axis=0)
+    out = g.cast(joined, TensorProto.FLOAT)
+    return out if inverse is None else g.op("Gather", out, inverse, axis=0)
 
 
 def _check_opset(opset: Any) -> int:
@@ -198,13 +201,13 @@ def _describe(model: onnx.ModelProto, embedder: HashEmbedder) -> None:
     )
 
 
-def embedder_model(embedder: HashEmbedder, *, opset: int = 17) -> onnx.ModelProto:
+def embedder_model(embedder: HashEmbedder, *, opset: int = 17, deduplicate: bool = True) -> onnx.ModelProto:
     """The ONNX model `export_embedder` writes, in memory."""
     if not isinstance(embedder, HashEmbedder):
         raise TypeError(f"embedder must be a HashEmbedder, not {type(embedder).__name__}")
     opset = _check_opset(opset)
     g = _Graph("")
-    out = _embedding(g, embedder, "codepoints", "lengths")
+    out = _embedding(g, embedder, "codepoints", "lengths", bool(deduplicate))
     g.nodes.append(helper.make_node("Identity", [out], ["embeddings"], name="embeddings"))
     graph = helper.make_graph(
         g.nodes,
@@ -221,7 +224,9 @@ def embedder_model(embedder: HashEmbedder, *, opset: int = 17) -> onnx.ModelProt
     return model
 
 
-def export_embedder(embedder: HashEmbedder, path: str | os.PathLike[str], *, opset: int = 17) -> Path:
+def export_embedder(
+    embedder: HashEmbedder, path: str | os.PathLike[str], *, opset: int = 17, deduplicate: bool = True
+) -> Path:
     """Writes `embedder` as an ONNX model to `path`; returns the path.
 
     Inputs: `codepoints`, int64 (N, L), row i holding text i's Unicode code points in its
@@ -230,9 +235,12 @@ def export_embedder(embedder: HashEmbedder, path: str | os.PathLike[str], *, ops
     dynamic. The graph applies the embedder's whole configuration, boundary markers included.
     `lengths` not of N entries makes the run fail in the node named CHECK_ROWS; a length
     outside [0, L] or a code point outside [0, 0x10FFFF] within a length, in CHECK_VALUES.
+
+    With `deduplicate` (the default) equal texts are computed once, through a `Unique` node;
+    `deduplicate=False` leaves it out, for a runtime that lacks `Unique` (the result is the same).
     """
     target = Path(os.fspath(path))
-    onnx.save(embedder_model(embedder, opset=opset), str(target))
+    onnx.save(embedder_model(embedder, opset=opset, deduplicate=deduplicate), str(target))
     return target
 
 
@@ -285,7 +293,9 @@ def _export_encoder(model: Any, layer: Any, opset: int) -> onnx.ModelProto:
     return onnx.load_from_string(buffer.getvalue())
 
 
-def export_model(model: Any, path: str | os.PathLike[str], *, opset: int = 17) -> Path:
+def export_model(
+    model: Any, path: str | os.PathLike[str], *, opset: int = 17, deduplicate: bool = True
+) -> Path:
     """Writes `model`, a transformers encoder whose input layer is a `HashEmbedding` (what
     `hashembed.torch.shrink` makes), as one ONNX model from token code points to sentence
     embeddings; returns the path.
@@ -296,7 +306,8 @@ def export_model(model: Any, path: str | os.PathLike[str], *, opset: int = 17) -
     (B, S); `attention_mask` int64 (B, S). Output: `sentence_embedding` float32 (B, hidden),
     the L2-normalised mean of the last hidden states over the mask
     (`hashembed.torch.sentence_embeddings`). The file holds the embedder's seeds, the
-    projection and the transformer, and no V x dim table.
+    projection and the transformer, and no V x dim table. `deduplicate` is
+    `export_embedder`'s.
     """
     from .torch.saving import _hash_layer
 
@@ -304,7 +315,7 @@ def export_model(model: Any, path: str | os.PathLike[str], *, opset: int = 17) -
     opset = _check_opset(opset)
     encoder = _export_encoder(model, layer, opset)
     g = _Graph("hashembed/")
-    vectors = _embedding(g, layer.embedder, "codepoints", "lengths")
+    vectors = _embedding(g, layer.embedder, "codepoints", "lengths", bool(deduplicate))
     g.nodes.append(helper.make_node("Identity", [vectors], ["hash_vectors"], name="hash_vectors"))
     graph = helper.make_graph(
         g.nodes,
