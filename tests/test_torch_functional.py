@@ -51,6 +51,15 @@ def test_golden_vectors(group: list[dict]) -> None:
     assert_same_bits(wide.numpy(), e.embed_batch(texts, dtype="float64"))
 
 
+@pytest.mark.parametrize("group", list(GROUPS.values()), ids=[g[0]["name"] for g in GROUPS.values()])
+def test_golden_vectors_as_traced(monkeypatch: pytest.MonkeyPatch, group: list[dict]) -> None:
+    """The one-block path a trace records (no groups, chunks or deduplication)."""
+    monkeypatch.setattr(functional, "is_tracing", lambda: True)
+    e = HashEmbedder(**group[0]["config"])
+    cp, lengths = padded([c["input"] for c in group], fill=7)
+    assert_same_bits(embed_codepoints(cp, lengths, e).numpy(), golden_bits(group))
+
+
 @settings(max_examples=200)
 @given(config=full_configs(), batch=st.lists(texts, max_size=6))
 def test_any_strings_and_configuration_equal_the_core(config: dict, batch: list[str]) -> None:
