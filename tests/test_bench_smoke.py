@@ -40,6 +40,8 @@ def test_compare_quick_prints_tables_and_numpy_matches(tmp_path):
         "hashembed embed_batch, all cores",
         "NumPy, vectorised",
         "scikit-learn HashingVectorizer",
+        "torch embed_codepoints, CPU",
+        "onnxruntime, export_embedder graph, CPU",
         "HF tokenizers encode_batch",
         "floor: np.empty + fill(0.0)",
         "np.take(table, ids, out=)",
@@ -50,4 +52,6 @@ def test_compare_quick_prints_tables_and_numpy_matches(tmp_path):
     assert out.count("| PASS |") + out.count("| MISS |") == 7
     for name in ("(a) text", "(b) vocab", "(c) long"):
         assert f"{name}: NumPy implementation bit-identical to hashembed" in out
+    for name in ("(a) text", "(b) vocab"):
+        assert f"{name}: onnxruntime, export_embedder graph, CPU bit-identical to hashembed" in out
     assert md.read_text(encoding="utf-8") in out

@@ -10,6 +10,9 @@ distilling it into a copy without an embedding table.
     save(result.model, tokenizer, "small-model")
     model, tokenizer = load("small-model")
 
+    cp, lengths = codepoints(["hello", "world"])               # tensors, for graph mode and ONNX
+    vectors = functional.embed_codepoints(cp, lengths, embedder)   # bit-identical to the core
+
 This package imports `torch` (and, for shrink/save/load, `transformers`); `import hashembed`
 does not.
 """
@@ -17,6 +20,7 @@ does not.
 from __future__ import annotations
 
 from .embedding import HashEmbedding, TokenHashEmbedding, replace_input_embeddings
+from .functional import codepoints
 from .metrics import agreement, mean_pool, sentence_embeddings
 from .saving import load, save
 from .shrink import ShrinkResult, distil, shrink
@@ -26,6 +30,7 @@ __all__ = [
     "ShrinkResult",
     "TokenHashEmbedding",
     "agreement",
+    "codepoints",
     "distil",
     "load",
     "mean_pool",

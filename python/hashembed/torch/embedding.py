@@ -12,6 +12,7 @@ from torch import nn
 
 from .._embedder import HashEmbedder
 from ..vocab import vocab_tokens
+from . import functional
 
 
 def _embedder_or_default(embedder: HashEmbedder | None) -> HashEmbedder:
@@ -47,6 +48,12 @@ class HashEmbedding(nn.Module):
     configuration, so it is never saved); with `cache=False` only the distinct ids of each
     batch are embedded, on every call, so nothing of size V x dim is held.
 
+    With `graph=True` (which replaces the cache) the layer holds the tokens' code points
+    instead, as the non-persistent buffers `token_codepoints` (V, longest token) and
+    `token_lengths` (V,), and computes the vectors inside `forward` with
+    `functional.embed_codepoints`, bit-identical to the other modes: no V x dim buffer, and
+    the layer can be traced (`torch.jit.trace`, the TorchScript ONNX exporter).
+
     `forward(ids)` takes integer ids of any shape and dtype and returns float embeddings of
     shape `(*ids.shape, embedding_dim)` on the ids' device; an id outside
     [0, num_embeddings) raises IndexError naming it.
@@ -60,6 +67,7 @@ class HashEmbedding(nn.Module):
         embedder: HashEmbedder | None = None,
         cache: bool = True,
         out_dim: int | None = None,
+        graph: bool = False,
     ):
         super().__init__()
         self.embedder = _embedder_or_default(embedder)
@@ -68,8 +76,15 @@ class HashEmbedding(nn.Module):
         self.embedding_dim = self.hash_dim if out_dim is None else int(out_dim)
         self.padding_idx = None  # nn.Embedding's attributes, for code that reads them
         self.max_norm = None
-        self.cache = bool(cache)
-        if self.cache:
+        self.graph = bool(graph)
+        self.cache = bool(cache) and not self.graph
+        if self.graph:
+            self._tokens = vocab_tokens(vocab_or_tokenizer)
+            self.num_embeddings = len(self._tokens)
+            cp, lengths = functional.codepoints(self._tokens)
+            self.register_buffer("token_codepoints", cp.int(), persistent=False)
+            self.register_buffer("token_lengths", lengths, persistent=False)
+        elif self.cache:
             table = self.embedder.embed_vocab(vocab_or_tokenizer)
             self.num_embeddings = int(table.shape[0])
             self.register_buffer("weight", torch.from_numpy(table), persistent=False)
@@ -87,7 +102,7 @@ class HashEmbedding(nn.Module):
         # Widened first: comparing a uint8 or int16 tensor with the vocabulary size would wrap
         # the size into the tensor's own dtype.
         ids = ids.long()
-        if ids.numel() == 0:
+        if functional.is_tracing() or ids.numel() == 0:
             return ids
         bad = (ids < 0) | (ids >= self.num_embeddings)
         if bool(bad.any()):
@@ -101,6 +116,11 @@ class HashEmbedding(nn.Module):
     def hash_vectors(self, ids: torch.Tensor) -> torch.Tensor:
         """The hash vectors of `ids` (before the projection), shape (*ids.shape, embedder.dim)."""
         ids = self._checked_ids(ids)
+        if self.graph:
+            flat = ids.reshape(-1)
+            cp, lengths = self.token_codepoints[flat], self.token_lengths[flat]
+            vectors = functional.embed_codepoints(cp, lengths, self.embedder)
+            return vectors.reshape(*ids.shape, self.hash_dim)
         if self.cache:
             weight = self.weight if self.weight.device == ids.device else self.weight.to(ids.device)
             return nn.functional.embedding(ids, weight)
@@ -165,7 +185,8 @@ class HashEmbedding(nn.Module):
 
     def extra_repr(self) -> str:
         out = f", out_dim={self.embedding_dim}" if self.projection is not None else ""
-        return f"{self.num_embeddings}, {self.hash_dim}{out}, cache={self.cache}, embedder={self.embedder!r}"
+        mode = "graph=True" if self.graph else f"cache={self.cache}"
+        return f"{self.num_embeddings}, {self.hash_dim}{out}, {mode}, embedder={self.embedder!r}"
 
 
 class TokenHashEmbedding(nn.Module):
@@ -176,14 +197,21 @@ class TokenHashEmbedding(nn.Module):
     `(embeddings, mask)`: float32 (B, S, dim) and bool (B, S), S the longest sequence (or
     `max_length`); padding rows are zeros. `dim` is `embedder.dim`, or `out_dim` with the
     trainable projection (`.projection`, an `nn.Linear` with bias).
+
+    With `graph=True` the tokens come as tensors and are embedded inside `forward` with
+    `functional.embed_codepoints`, so the layer can be traced and exported:
+    `forward(codepoints, lengths)` takes code points (..., L) and lengths (...)
+    (`hashembed.torch.codepoints` makes them) and returns the embeddings (..., dim) alone:
+    padding tokens get the projection's bias, for the attention mask to exclude.
     """
 
-    def __init__(self, embedder: HashEmbedder | None = None, out_dim: int | None = None):
+    def __init__(self, embedder: HashEmbedder | None = None, out_dim: int | None = None, graph: bool = False):
         super().__init__()
         self.embedder = _embedder_or_default(embedder)
         self.hash_dim = int(self.embedder.dim)
         self.projection = _projection(self.hash_dim, out_dim)
         self.embedding_dim = self.hash_dim if out_dim is None else int(out_dim)
+        self.graph = bool(graph)
 
     def forward(
         self,
@@ -191,7 +219,13 @@ class TokenHashEmbedding(nn.Module):
         device: torch.device | str | None = None,
         *,
         max_length: int | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> Any:
+        if self.graph:
+            if max_length is not None:
+                raise TypeError(
+                    "max_length is for token strings; a graph-mode TokenHashEmbedding takes tensors"
+                )
+            return self._from_codepoints(tokens, device)
         vectors, mask = self.embedder.embed_tokens(tokens, max_length=max_length)
         if device is None:
             device = self.projection.weight.device if self.projection is not None else "cpu"
@@ -202,9 +236,27 @@ class TokenHashEmbedding(nn.Module):
             x = self.projection(x.to(self.projection.weight.dtype)) * m.unsqueeze(-1)
         return x, m
 
+    def _from_codepoints(self, codepoints: Any, lengths: Any) -> torch.Tensor:
+        if not isinstance(codepoints, torch.Tensor) or not isinstance(lengths, torch.Tensor):
+            raise TypeError("a graph-mode TokenHashEmbedding takes (codepoints, lengths) tensors")
+        # traced, the shapes are tensors, and a check of them would be frozen into the trace
+        traced = functional.is_tracing()
+        if codepoints.dim() < 1 or (not traced and tuple(lengths.shape) != tuple(codepoints.shape[:-1])):
+            raise ValueError(
+                f"lengths has shape {tuple(lengths.shape)}: codepoints of shape {tuple(codepoints.shape)} "
+                "needs one length per token, the shape without its last axis"
+            )
+        flat = codepoints.reshape(-1, codepoints.shape[-1])
+        x = functional.embed_codepoints(flat, lengths.reshape(-1), self.embedder)
+        x = x.reshape(*lengths.shape, self.hash_dim)
+        if self.projection is not None:
+            x = self.projection(x.to(self.projection.weight.dtype))
+        return x
+
     def extra_repr(self) -> str:
         out = f", out_dim={self.embedding_dim}" if self.projection is not None else ""
-        return f"{self.hash_dim}{out}, embedder={self.embedder!r}"
+        mode = ", graph=True" if self.graph else ""
+        return f"{self.hash_dim}{out}{mode}, embedder={self.embedder!r}"
 
 
 def parameter_count(model: nn.Module) -> int:

@@ -34,7 +34,7 @@ def _hash_layer(model: Any) -> HashEmbedding:
     if not isinstance(layer, HashEmbedding):
         raise ValueError(
             f"model ({type(model).__name__}) has no HashEmbedding input layer: "
-            "save a model made by shrink() or replace_input_embeddings()"
+            "pass a model made by shrink() or replace_input_embeddings()"
         )
     return layer
 

@@ -1,0 +1,336 @@
+"""ONNX export: the hash embedding as a graph of standard operators, bit-identical to the core.
+
+    from hashembed.onnx import export_embedder
+    export_embedder(HashEmbedder(256), "embedder.onnx")
+    # onnxruntime: {"codepoints": int64 (N, L), "lengths": int64 (N,)} -> "embeddings" (N, 256)
+
+The graph is docs/spec.md written with int64 Mul, Add and Mod (every intermediate is below
+2^62, so nothing wraps), one double Div and one Cast to float32; docs/onnx.md describes it
+node by node. It needs the `onnx` package to build (`pip install hashembed[onnx]`), and any
+ONNX runtime to run: no custom operator, no onnxruntime-extensions, no hashembed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from ._embedder import HashEmbedder
+from .reference import END_MARKER, MAX_CODE_POINT, SPEC_VERSION, START_MARKER
+
+MIN_OPSET = 13
+"""The first opset whose ReduceSum takes its axes as an input, as the graph passes them."""
+
+# The nodes that fail on bad input, each an out-of-range Gather (which the ONNX spec makes an
+# error), so that a runtime's message names the node, and so the rule broken.
+CHECK_ROWS = "input_check__lengths_must_have_one_entry_per_row_of_codepoints"
+CHECK_VALUES = "input_check__lengths_must_be_in_0_to_L__codepoints_in_0_to_0x10FFFF"
+
+
+SENTENCE_OUTPUT = "sentence_embedding"
+"""The output of `export_model`'s graph."""
+
+
+@dataclass
+class _Graph:
+    """Nodes and constants being assembled; names are unique through `prefix` and a counter."""
+
+    prefix: str
+    nodes: list[onnx.NodeProto] = field(default_factory=list)
+    constants: list[onnx.TensorProto] = field(default_factory=list)
+    _count: int = 0
+
+    def name(self, what: str) -> str:
+        self._count += 1
+        return f"{self.prefix}{what}_{self._count}"
+
+    def const(self, value: Any, dtype: Any = np.int64) -> str:
+        name = self.name("c")
+        self.constants.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def op(self, op_type: str, *inputs: str, node_name: str | None = None, **attrs: Any) -> str:
+        out = self.name(op_type.lower())
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=node_name or out, **attrs))
+        return out
+
+    def unique_rows(self, x: str) -> tuple[str, str]:
+        """The distinct rows of `x` and, for each row of `x`, the index of its distinct row."""
+        unique, inverse = self.name("unique"), self.name("inverse")
+        # the unused outputs (first indices, counts) are left unnamed, as ONNX allows
+        node = helper.make_node("Unique", [x], [unique, "", inverse], name=unique, axis=0, sorted=0)
+        self.nodes.append(node)
+        return unique, inverse
+
+    def cast(self, x: str, to: int) -> str:
+        return self.op("Cast", x, to=to)
+
+    def where(self, cond: str, a: str, b: str) -> str:
+        return self.op("Where", cond, a, b)
+
+    def sum_axis(self, x: str, axis: int) -> str:
+        return self.op("ReduceSum", x, self.const([axis]), keepdims=0)
+
+    def sum_all(self, x: str) -> str:
+        return self.op("ReduceSum", self.cast(x, TensorProto.INT64), keepdims=0)
+
+
+def _gate(g: _Graph, x: str, bad: str, node_name: str) -> str:
+    """`x` plus 0, where the 0 comes from a Gather that is out of range when `bad` (a bool
+    scalar) is true: so nothing that reads the result runs on bad input."""
+    zero = g.op("Gather", g.const([0]), g.cast(bad, TensorProto.INT64), node_name=node_name)
+    return g.op("Add", x, zero)
+
+
+def _checked(g: _Graph, cp: str, lengths: str, width: str) -> tuple[str, str]:
+    """`cp` (N, L) gated by the value checks of it and `lengths` (N,), and the (N, L) mask of
+    the positions inside the texts."""
+    cols = g.op("Range", g.const(0), width, g.const(1))
+    inside = g.op("Less", g.op("Unsqueeze", cols, g.const([0])), g.op("Unsqueeze", lengths, g.const([1])))
+    bad_length = g.op("Or", g.op("Less", lengths, g.const(0)), g.op("Greater", lengths, width))
+    bad_point = g.op("Or", g.op("Less", cp, g.const(0)), g.op("Greater", cp, g.const(MAX_CODE_POINT)))
+    count = g.op("Add", g.sum_all(bad_length), g.sum_all(g.op("And", inside, bad_point)))
+    cp = _gate(g, cp, g.op("Greater", count, g.const(0)), CHECK_VALUES)
+    return cp, inside
+
+
+def _embedding(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str, deduplicate: bool) -> str:
+    """The (..., dim) float32 embeddings of code points `cp` (..., L) int64 and `lengths` (...)."""
+    shape = g.op("Shape", cp)
+    lead = g.op("Slice", shape, g.const([0]), g.const([-1]))
+    # before anything broadcasts lengths against codepoints, which a single length would do
+    differ = g.sum_all(g.op("Not", g.op("Equal", g.op("Shape", lengths), lead)))
+    lengths = g.op(
+        "Reshape", _gate(g, lengths, g.op("Greater", differ, g.const(0)), CHECK_ROWS), g.const([-1])
+    )
+    width = g.op("Slice", shape, g.const([-1]), g.const([np.iinfo(np.int64).max]))
+    # the row count from lengths, not -1: a -1 beside a width of 0 would be ambiguous
+    cp = g.op("Reshape", cp, g.op("Concat", g.op("Shape", lengths), width, axis=0))
+    vectors = _vectors(g, embedder, cp, lengths, g.op("Squeeze", width, g.const([0])), deduplicate)
+    return g.op("Reshape", vectors, g.op("Concat", lead, g.const([embedder.dim]), axis=0))
+
+
+def _vectors(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str, width: str, deduplicate: bool) -> str:
+    """The (N, dim) float32 embeddings of code points `cp` (N, L) and `lengths` (N,), L being
+    `width`; each distinct text computed once if `deduplicate`."""
+    cp, inside = _checked(g, cp, lengths, width)
+    text = g.where(inside, cp, g.const(0))
+    if embedder.boundary_markers:
+        text = g.op("Pad", text, g.const([0, 1, 0, 1]))
+        cols = g.op("Range", g.const(0), g.op("Add", width, g.const(2)), g.const(1))
+        text = g.where(g.op("Equal", cols, g.const(0)), g.const(START_MARKER), text)
+        end = g.op("Unsqueeze", g.op("Add", lengths, g.const(1)), g.const([1]))
+        text = g.where(g.op("Equal", g.op("Unsqueeze", cols, g.const([0])), end), g.const(END_MARKER), text)
+        lengths = g.op("Add", lengths, g.const(2))
+    big = g.const([np.iinfo(np.int64).max])
+    axis1 = g.const([1])
+    inverse = None
+    if deduplicate:
+        # as the core does: rows of (length, code points), zero past each length, are equal
+        # exactly when the texts are
+        unique, inverse = g.unique_rows(g.op("Concat", g.op("Unsqueeze", lengths, axis1), text, axis=1))
+        lengths = g.op("Squeeze", g.op("Slice", unique, g.const([0]), g.const([1]), axis1), axis1)
+        text = g.op("Slice", unique, g.const([1]), big, axis1)
+    text_width = g.op("Squeeze", g.op("Slice", g.op("Shape", text), axis1, g.const([2])), g.const([0]))
+    cols = g.op("Range", g.const(0), text_width, g.const(1))
+    inside = g.op("Less", g.op("Unsqueeze", cols, g.const([0])), g.op("Unsqueeze", lengths, axis1))
+    p, m, b = embedder.base, embedder.hash_modulus, embedder.buckets
+    seeds = embedder.hash_seeds.astype(np.int64)
+    parts, start, hashes = [], 0, ""
+    for size, count in enumerate(embedder.layout, start=1):
+        # Horner's rule, one code point further per size: H_i[j] = (H_{i-1}[j] * p + c[j+i-1]) mod m
+        tail = g.op("Slice", text, g.const([size - 1]), big, axis1)
+        if size == 1:
+            hashes = g.op("Mod", tail, g.const(m))
+        else:
+            head = g.op("Slice", hashes, g.const([0]), g.const([-1]), axis1)
+            hashes = g.op("Mod", g.op("Add", g.op("Mul", head, g.const(p)), tail), g.const(m))
+        # window j is real when its last code point, j + size - 1, is inside the text; the
+        # others hash to 0, whose products are 0 and centre to 0
+        real = g.op("Slice", inside, g.const([size - 1]), big, axis1)
+        s = g.where(real, hashes, g.const(0))
+        r = g.op(
+            "Mod",
+            g.op("Mul", g.op("Unsqueeze", s, g.const([2])), g.const(seeds[start : start + count])),
+            g.const(b),
+        )
+        # sum of (r - B if 2r > B else r) as sum(r) - B * count(r > floor(B / 2)): exact in int64
+        above = g.sum_axis(g.cast(g.op("Greater", r, g.const(b // 2)), TensorProto.INT64), 1)
+        sums = g.op("Sub", g.sum_axis(r, 1), g.op("Mul", above, g.const(b)))
+        # spec step 6, in its order: double(A) / (double(n) * (double(B) / 2.0)); +0.0 when n <= 0
+        windows = g.op("Sub", lengths, g.const(size - 1))
+        some = g.op("Greater", windows, g.const(0))
+        denominator = g.op("Mul", g.cast(windows, TensorProto.DOUBLE), g.const(float(b) / 2.0, np.float64))
+        safe = g.op("Unsqueeze", g.where(some, denominator, g.const(1.0, np.float64)), g.const([1]))
+        value = g.op("Div", g.cast(sums, TensorProto.DOUBLE), safe)
+        some = g.op("Unsqueeze", some, g.const([1]))
+        parts.append(g.where(some, value, g.const(0.0, np.float64)))
+        start += count
+    joined = g.op("Concat", *parts, axis=1) if len(parts) > 1 else parts[0]
+    out = g.cast(joined, TensorProto.FLOAT)
+    return out if inverse is None else g.op("Gather", out, inverse, axis=0)
+
+
+def _check_opset(opset: Any) -> int:
+    latest = onnx.defs.onnx_opset_version()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= latest:
+        raise ValueError(f"opset={opset!r} is not supported: an int from {MIN_OPSET} to {latest}")
+    return opset
+
+
+def _model(graph: onnx.GraphProto, opset: int, ir_version: int | None = None) -> onnx.ModelProto:
+    ops = [helper.make_opsetid("", opset)]
+    ir = helper.find_min_ir_version_for(ops) if ir_version is None else ir_version
+    model = helper.make_model(graph, opset_imports=ops, ir_version=ir, producer_name="hashembed")
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def _describe(model: onnx.ModelProto, embedder: HashEmbedder) -> None:
+    """Records the function the graph computes, for whoever reads the file later."""
+    helper.set_model_props(
+        model,
+        {"hashembed.spec_version": str(SPEC_VERSION), "hashembed.embedder": json.dumps(embedder.config())},
+    )
+
+
+def embedder_model(embedder: HashEmbedder, *, opset: int = 17, deduplicate: bool = True) -> onnx.ModelProto:
+    """The ONNX model `export_embedder` writes, in memory."""
+    if not isinstance(embedder, HashEmbedder):
+        raise TypeError(f"embedder must be a HashEmbedder, not {type(embedder).__name__}")
+    opset = _check_opset(opset)
+    g = _Graph("")
+    out = _embedding(g, embedder, "codepoints", "lengths", bool(deduplicate))
+    g.nodes.append(helper.make_node("Identity", [out], ["embeddings"], name="embeddings"))
+    graph = helper.make_graph(
+        g.nodes,
+        "hashembed",
+        [
+            helper.make_tensor_value_info("codepoints", TensorProto.INT64, ["N", "L"]),
+            helper.make_tensor_value_info("lengths", TensorProto.INT64, ["N"]),
+        ],
+        [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["N", embedder.dim])],
+        initializer=g.constants,
+    )
+    model = _model(graph, opset)
+    _describe(model, embedder)
+    return model
+
+
+def export_embedder(
+    embedder: HashEmbedder, path: str | os.PathLike[str], *, opset: int = 17, deduplicate: bool = True
+) -> Path:
+    """Writes `embedder` as an ONNX model to `path`; returns the path.
+
+    Inputs: `codepoints`, int64 (N, L), row i holding text i's Unicode code points in its
+    first `lengths[i]` columns (anything after them); `lengths`, int64 (N,). Output:
+    `embeddings`, float32 (N, dim), bit-identical to `embedder.embed_batch`. N and L are
+    dynamic. The graph applies the embedder's whole configuration, boundary markers included.
+    `lengths` not of N entries makes the run fail in the node named CHECK_ROWS; a length
+    outside [0, L] or a code point outside [0, 0x10FFFF] within a length, in CHECK_VALUES.
+
+    With `deduplicate` (the default) equal texts are computed once, through a `Unique` node;
+    `deduplicate=False` leaves it out, for a runtime that lacks `Unique` (the result is the same).
+    """
+    target = Path(os.fspath(path))
+    onnx.save(embedder_model(embedder, opset=opset, deduplicate=deduplicate), str(target))
+    return target
+
+
+def _encoder(model: Any, layer: Any) -> Any:
+    """`model` from its input layer's hash vectors to the mean-pooled sentence embedding, as
+    a module torch's exporter can trace: the hash vectors come in, so no table is read."""
+    import torch
+
+    from .torch.metrics import mean_pool
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model, self.projection = model, layer.projection
+
+        def forward(self, hash_vectors: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            x = hash_vectors if self.projection is None else self.projection(hash_vectors)
+            hidden = self.model(inputs_embeds=x, attention_mask=attention_mask).last_hidden_state
+            return mean_pool(hidden, attention_mask)
+
+    return Encoder()
+
+
+def _export_encoder(model: Any, layer: Any, opset: int) -> onnx.ModelProto:
+    import io
+    import warnings
+
+    import torch
+
+    device = next(model.parameters()).device
+    # a padded example, so nothing traced assumes an all-ones mask
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0]], device=device)
+    vectors = torch.zeros(2, 3, layer.hash_dim, device=device)
+    buffer = io.BytesIO()
+    training = model.training
+    model.eval()
+    try:
+        with warnings.catch_warnings():
+            # TorchScript's exporter is deprecated (the dynamo one needs onnxscript, which the
+            # onnx extra does not bring) and warns of every traced shape; tests check the result.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _encoder(model, layer), (vectors, mask), buffer, dynamo=False, opset_version=opset,
+                input_names=["hash_vectors", "attention_mask"], output_names=[SENTENCE_OUTPUT],
+                dynamic_axes={"hash_vectors": {0: "B", 1: "S"}, "attention_mask": {0: "B", 1: "S"},
+                              SENTENCE_OUTPUT: {0: "B"}},
+            )  # fmt: skip
+    finally:
+        model.train(training)
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def export_model(
+    model: Any, path: str | os.PathLike[str], *, opset: int = 17, deduplicate: bool = True
+) -> Path:
+    """Writes `model`, a transformers encoder whose input layer is a `HashEmbedding` (what
+    `hashembed.torch.shrink` makes), as one ONNX model from token code points to sentence
+    embeddings; returns the path.
+
+    Inputs: `codepoints` int64 (B, S, L), the Unicode code points of each token's string as
+    the vocabulary spells it (`tokenizer.convert_ids_to_tokens`, or a `tokenizers` encoding's
+    `.tokens`: "##ing", "[CLS]"), in its first `lengths[b, s]` places; `lengths` int64
+    (B, S); `attention_mask` int64 (B, S). Output: `sentence_embedding` float32 (B, hidden),
+    the L2-normalised mean of the last hidden states over the mask
+    (`hashembed.torch.sentence_embeddings`). The file holds the embedder's seeds, the
+    projection and the transformer, and no V x dim table. `deduplicate` is
+    `export_embedder`'s.
+    """
+    from .torch.saving import _hash_layer
+
+    layer = _hash_layer(model)
+    opset = _check_opset(opset)
+    encoder = _export_encoder(model, layer, opset)
+    g = _Graph("hashembed/")
+    vectors = _embedding(g, layer.embedder, "codepoints", "lengths", bool(deduplicate))
+    g.nodes.append(helper.make_node("Identity", [vectors], ["hash_vectors"], name="hash_vectors"))
+    graph = helper.make_graph(
+        g.nodes,
+        "hashembed",
+        [
+            helper.make_tensor_value_info("codepoints", TensorProto.INT64, ["B", "S", "L"]),
+            helper.make_tensor_value_info("lengths", TensorProto.INT64, ["B", "S"]),
+        ],
+        [helper.make_tensor_value_info("hash_vectors", TensorProto.FLOAT, ["B", "S", layer.hash_dim])],
+        initializer=g.constants,
+    )
+    embedding = _model(graph, opset, encoder.ir_version)
+    merged = onnx.compose.merge_models(embedding, encoder, io_map=[("hash_vectors", "hash_vectors")])
+    _describe(merged, layer.embedder)
+    onnx.checker.check_model(merged, full_check=True)
+    target = Path(os.fspath(path))
+    onnx.save(merged, str(target))
+    return target

@@ -1,0 +1,124 @@
+"""Graph mode of `HashEmbedding` and `TokenHashEmbedding`: vectors computed from code points
+inside `forward`, bit-identical to the table, with no V x dim buffer, and traceable
+(torch.jit.trace, torch.export, the TorchScript ONNX exporter) for any batch shape."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import hashembed
+import onnxruntime as ort
+import pytest
+import torch
+from hashembed.torch import HashEmbedding, TokenHashEmbedding, codepoints
+from support import assert_same_bits
+from test_torch import MODEL_DIR
+
+VOCAB = ["[PAD]", "hello", "world", "##ing", "", "naïve ☃", "\ud800", "\U0001f600x", "x" * 40]
+EMBEDDER = hashembed.HashEmbedder(24, max_ngram=4, boundary_markers=True)
+
+
+def random_ids(shape: tuple[int, ...], high: int = len(VOCAB), seed: int = 0) -> torch.Tensor:
+    return torch.randint(0, high, shape, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("out_dim", [None, 16])
+def test_same_bits_as_the_table_without_a_table(out_dim: int | None) -> None:
+    table = HashEmbedding(VOCAB, EMBEDDER, out_dim=out_dim)
+    graph = HashEmbedding(VOCAB, EMBEDDER, out_dim=out_dim, graph=True)
+    graph.load_state_dict(table.state_dict())
+    assert graph.state_dict().keys() == table.state_dict().keys()
+    for shape in [(), (0,), (7,), (2, 3), (3, 1, 4)]:
+        ids = random_ids(shape)
+        assert_same_bits(graph(ids).detach().numpy(), table(ids).detach().numpy(), f"{shape}")
+    buffers = {name: tuple(b.shape) for name, b in graph.named_buffers()}
+    assert buffers == {"token_codepoints": (len(VOCAB), 40), "token_lengths": (len(VOCAB),)}
+    assert "graph=True" in repr(graph)
+    with pytest.raises(IndexError, match=rf"token id {len(VOCAB)} is out of range"):
+        graph(torch.tensor([0, len(VOCAB)]))
+
+
+def test_a_real_vocabulary() -> None:
+    e = hashembed.HashEmbedder.preset("robust", dim=384)  # all-MiniLM-L6-v2's hidden size
+    table = HashEmbedding(MODEL_DIR / "vocab.txt", e)
+    graph = HashEmbedding(MODEL_DIR / "vocab.txt", e, graph=True)
+    ids = random_ids((4, 50), high=table.num_embeddings)
+    assert_same_bits(graph(ids).numpy(), table(ids).numpy())
+    held = sum(b.numel() * b.element_size() for b in graph.buffers())
+    assert held < table.weight.numel() * table.weight.element_size() / 10
+
+
+def test_traced_module_takes_any_shape() -> None:
+    layer = HashEmbedding(VOCAB, EMBEDDER, out_dim=8, graph=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.trace is deprecated in torch >= 2.9
+        traced = torch.jit.trace(layer, random_ids((2, 3)))
+    for shape in [(5, 11), (1, 1), (3, 2)]:
+        ids = random_ids(shape, seed=1)
+        assert_same_bits(traced(ids).detach().numpy(), layer(ids).detach().numpy(), f"{shape}")
+
+
+@pytest.mark.skipif(not hasattr(torch.compiler, "is_exporting"), reason="torch.export needs torch >= 2.5")
+def test_torch_export_with_dynamic_shapes() -> None:
+    layer = HashEmbedding(VOCAB, EMBEDDER, graph=True)
+    dims = {"ids": {0: torch.export.Dim("batch"), 1: torch.export.Dim("seq")}}
+    program = torch.export.export(layer, (random_ids((2, 3)),), dynamic_shapes=dims)
+    for shape in [(6, 9), (3, 2)]:
+        ids = random_ids(shape, seed=2)
+        assert_same_bits(program.module()(ids).numpy(), layer(ids).numpy(), f"{shape}")
+
+
+def test_onnx_export_by_torch_is_bit_exact() -> None:
+    layer = HashEmbedding(VOCAB, EMBEDDER, graph=True)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        # the TorchScript exporter is deprecated, and the dynamo one needs onnxscript
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            layer, (random_ids((2, 3)),), buffer, dynamo=False, opset_version=17,
+            input_names=["ids"], output_names=["vectors"], dynamic_axes={"ids": {0: "b", 1: "s"}},
+        )  # fmt: skip
+    session = ort.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    ids = random_ids((5, 7), seed=3)
+    (got,) = session.run(None, {"ids": ids.numpy()})
+    assert_same_bits(got, layer(ids).numpy())
+
+
+def test_token_hash_embedding_graph_mode() -> None:
+    batch = [["hello", "##ing", "naïve"], ["\ud800"], []]
+    eager = TokenHashEmbedding(EMBEDDER, out_dim=8)
+    graph = TokenHashEmbedding(EMBEDDER, out_dim=8, graph=True)
+    graph.load_state_dict(eager.state_dict())
+    want, mask = eager(batch)
+    flat, lengths = codepoints([t for row in batch for t in row + [""] * (3 - len(row))])
+    cp, lengths = flat.reshape(3, 3, -1), lengths.reshape(3, 3)
+    got = graph(cp, lengths)
+    assert got.shape == (3, 3, 8)
+    m = mask.numpy()
+    assert_same_bits(got.detach().numpy()[m], want.detach().numpy()[m])
+    assert "graph=True" in repr(graph)
+    with pytest.raises(ValueError, match=r"lengths has shape \(3,\): codepoints of shape \(3, 3, \d+\)"):
+        graph(cp, lengths[:, 0])
+    with pytest.raises(TypeError, match="takes \\(codepoints, lengths\\) tensors"):
+        graph(batch)
+    with pytest.raises(TypeError, match="max_length is for token strings"):
+        graph(cp, lengths, max_length=2)
+
+
+def test_graph_mode_vectors_match_the_core_without_projection() -> None:
+    layer = TokenHashEmbedding(EMBEDDER, graph=True)
+    cp, lengths = codepoints(VOCAB)
+    assert_same_bits(layer(cp[None], lengths[None])[0].numpy(), EMBEDDER.embed_batch(VOCAB))
+
+
+def test_traced_token_hash_embedding_takes_any_shape() -> None:
+    layer = TokenHashEmbedding(EMBEDDER, out_dim=8, graph=True)
+    cp, lengths = codepoints(VOCAB[:6])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.trace is deprecated in torch >= 2.9
+        traced = torch.jit.trace(layer, (cp.reshape(2, 3, -1), lengths.reshape(2, 3)))
+    cp, lengths = codepoints(VOCAB + VOCAB[:3])
+    for shape in [(3, 4), (12, 1), (1, 12)]:
+        args = (cp.reshape(*shape, -1), lengths.reshape(shape))
+        assert_same_bits(traced(*args).detach().numpy(), layer(*args).detach().numpy(), f"{shape}")
