@@ -181,7 +181,10 @@ def _part_b(
     hashes = {k: v for k, v in scratch.items() if k.startswith("hash-")}
     best_name = max(hashes, key=lambda k: hashes[k]["accuracy_clean"])
     best = hashes[best_name]
-    bucket = scratch["hashed-table-257"]
+    # the hashed table with the best hash model's number of parameters
+    bucket = next(
+        v for k, v in scratch.items() if k.startswith("hashed-table") and v["params"] == best["params"]
+    )
     typo_gain = 100 * (best["accuracy_typos"] - table["accuracy_typos"])
     unseen_gain = 100 * (best["accuracy_unseen"] - table["accuracy_unseen"])
     bucket_gain = 100 * (best["accuracy_clean"] - bucket["accuracy_clean"])
@@ -201,8 +204,9 @@ def _part_b(
         "",
         *table_b(scratch, descriptions),
         "",
-        f"The best hash model ({descriptions[best_name]}) has {best['params'] / table['params']:.2%} of the "
-        f"table model's parameters; clean accuracy {best['accuracy_clean']:.1%} against the table's "
+        f"The most accurate hash model ({descriptions[best_name]}) has "
+        f"{best['params'] / table['params']:.2%} of the table model's parameters; clean accuracy "
+        f"{best['accuracy_clean']:.1%} against the table's "
         f"{table['accuracy_clean']:.1%} ({verdict}), {typo_gain:+.1f} points on typo'd input, "
         f"{unseen_gain:+.1f} on unseen words, and {bucket_gain:+.1f} points against the hashed table of "
         "as many parameters.",
@@ -225,7 +229,7 @@ def write_report(
         "# What a hash-embedded model keeps",
         "",
         "Written by `make compression` (eval/compression.py); every figure below is from that run, on "
-        f"this machine ({ctx['machine']}, 2 cores; the whole run took {ctx['wall_minutes']:.0f} minutes, "
+        f"this machine ({ctx['machine']}, 2 cores; this invocation took {ctx['wall_minutes']:.0f} minutes: "
         "runs already done are read back from target/compression/). Timings share the machine with "
         "whatever else ran; the quality figures do not depend on it.",
         "",

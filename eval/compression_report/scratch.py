@@ -184,12 +184,18 @@ def models(data: dict[str, Any]) -> dict[str, tuple[str, Any]]:
         "hash-robust-256": HashEmbedder.preset("robust", dim=256),
         "hash-fuzzy-256": HashEmbedder.preset("fuzzy", dim=256),
         "hash-default-256": HashEmbedder(256),
+        "hash-robust-1024": HashEmbedder.preset("robust", dim=1024),
     }
     out: dict[str, tuple[str, Any]] = {
         "table": (f"learned table of all {len(vocab):,} training words", lambda: TableModel(vocab)),
     }
     for name, e in embedders.items():
         preset = name.split("-")[1]
-        out[name] = (f"TokenHashEmbedding, {preset}, dim 256 -> 64", lambda e=e: HashModel(e))
-    out["hashed-table-257"] = ("hashed table, 257 buckets (as many parameters)", lambda: BucketModel(257))
+        out[name] = (f"TokenHashEmbedding, {preset}, dim {e.dim} -> {WIDTH}", lambda e=e: HashModel(e))
+    # As many parameters as a hash model's projection (dim x 64 + 64): dim + 1 rows of 64.
+    for buckets in (257, 1025):
+        out[f"hashed-table-{buckets}"] = (
+            f"hashed table, {buckets} buckets (as many parameters as dim {buckets - 1})",
+            lambda buckets=buckets: BucketModel(buckets),
+        )
     return out
