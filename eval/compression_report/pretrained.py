@@ -12,7 +12,6 @@ import json
 import os
 import tempfile
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -23,6 +22,7 @@ from hashembed import HashEmbedder
 from hashembed.torch import HashEmbedding, agreement, distil, save, sentence_embeddings, shrink
 from hashembed.torch.batches import Encoder
 from hashembed.torch.embedding import parameter_count
+from hashembed.torch.shrink import token_weights
 
 from .baselines import HashedTableEmbedding, LowRankEmbedding
 from .data import split
@@ -51,9 +51,7 @@ def load_setup(n_train: int, n_eval: int) -> Setup:
     teacher = transformers.AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
     train, held_out = split(n_train, n_eval)
     targets = sentence_embeddings(teacher, tokenizer, held_out, max_length=MAX_LENGTH)
-    counts = Counter(i for r in Encoder(tokenizer, MAX_LENGTH).token_ids(train) for i in r)
-    weights = torch.ones(teacher.config.vocab_size, dtype=torch.float64)
-    weights[list(counts)] += torch.tensor(list(counts.values()), dtype=torch.float64)
+    weights = token_weights(Encoder(tokenizer, MAX_LENGTH).token_ids(train), teacher.config.vocab_size)
     # The time of one training step, to set the number of steps that fills a time budget.
     probe = shrink(
         teacher, tokenizer, train, steps=8, batch_size=BATCH, max_length=MAX_LENGTH, progress=False

@@ -235,8 +235,7 @@ def shrink(
     table = _input_table(model)
     check_tokenizer(tokenizer)
     texts = text_list(texts, "texts", 1)
-    if eval_texts is not None:
-        text_list(eval_texts, "eval_texts", 3)
+    eval_list = None if eval_texts is None else text_list(eval_texts, "eval_texts", 3)
     _check_options(steps, batch_size, max_length, lr, eval_every, max_seconds)
     hidden_size = int(table.shape[1])
     embedder = HashEmbedder.preset(DEFAULT_PRESET) if embedder is None else embedder
@@ -253,16 +252,15 @@ def shrink(
     student = copy.deepcopy(model)
     replace_input_embeddings(student, tokens, embedder, out_dim)
     layer: HashEmbedding = student.get_input_embeddings()
+    encode = Encoder(tokenizer, max_length)
+    rows = encode.token_ids(texts)
     r2 = None
     if layer.projection is not None and init_projection:
-        counts = Counter(i for r in Encoder(tokenizer, max_length).token_ids(texts) for i in r)
-        weights = torch.ones(len(tokens), dtype=torch.float64)
-        weights[list(counts)] += torch.tensor(list(counts.values()), dtype=torch.float64)
+        weights = token_weights(rows, len(tokens))
         r2 = layer.fit_projection(table.detach()[: len(tokens)], weights=weights)
-    result = distil(
-        model, student, tokenizer, texts,
-        steps=steps, batch_size=batch_size, max_length=max_length, lr=lr, eval_texts=eval_texts,
-        progress=progress, seed=seed, eval_every=eval_every, max_seconds=max_seconds,
+    result = _distil_rows(
+        model, student, tokenizer, encode, rows, eval_list, steps, batch_size, lr, seed,
+        progress, eval_every, max_seconds, table,
     )  # fmt: skip
     result.projection_r2 = r2
     return result
@@ -314,14 +312,27 @@ def distil(
     if not isinstance(getattr(student, "get_input_embeddings", lambda: None)(), nn.Module):
         raise ValueError(f"student ({type(student).__name__}) has no input embeddings")
     encode = Encoder(tokenizer, max_length)
-    rows = encode.token_ids(texts)
+    return _distil_rows(
+        teacher, student, tokenizer, encode, encode.token_ids(texts), eval_list, steps, batch_size, lr,
+        seed, progress, eval_every, max_seconds, table,
+    )  # fmt: skip
+
+
+def token_weights(rows: Sequence[Sequence[int]], vocab_size: int) -> torch.Tensor:
+    """(vocab_size,) float64: one plus how often each id occurs in `rows`, the weights of the
+    projection's ridge fit (rare tokens barely count, unseen ones still do)."""
+    counts = Counter(i for r in rows for i in r)
+    weights = torch.ones(vocab_size, dtype=torch.float64)
+    weights[list(counts)] += torch.tensor(list(counts.values()), dtype=torch.float64)
+    return weights
+
+
+def _distil_rows(teacher: Any, student: Any, *args: Any) -> ShrinkResult:
+    """`_train` with the teacher in eval mode, its own mode restored afterwards."""
     teacher_training = teacher.training
     teacher.eval()
     try:
-        return _train(
-            teacher, student, tokenizer, encode, rows, eval_list, steps, batch_size, lr, seed,
-            progress, eval_every, max_seconds, table,
-        )  # fmt: skip
+        return _train(teacher, student, *args)
     finally:
         teacher.train(teacher_training)
 
