@@ -332,7 +332,7 @@ impl Embedder {
                 }
                 // SAFETY: the workers are done; this thread alone writes row `t.text` now.
                 let out = unsafe { rows.span(t.text, t.span.clone()) };
-                tables.scale(t.windows_total, &sums, out);
+                tables.scale(kernel, t.windows_total, &sums, out);
             }
             k += t.pieces;
         }

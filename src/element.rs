@@ -1,10 +1,19 @@
 //! Output element types: every value is computed as an `f64` (spec step 6) and rounded once,
 //! straight to the element type, so no value is rounded twice.
 
+use crate::kernel::Kernel;
+
 /// A type an embedding can be written in.
 pub trait Element: Copy + Send + Sync + 'static {
     const ZERO: Self;
     fn from_f64(v: f64) -> Self;
+
+    /// `out[k] = from_f64(sums[k] as f64 / den)` (spec step 6 for a row); `|sums[k]| < 2^50`.
+    fn divide(_kernel: Kernel, sums: &[i64], den: f64, out: &mut [Self]) {
+        for (o, &s) in out.iter_mut().zip(sums) {
+            *o = Self::from_f64(s as f64 / den);
+        }
+    }
 }
 
 impl Element for f32 {
@@ -13,6 +22,10 @@ impl Element for f32 {
     fn from_f64(v: f64) -> f32 {
         // `as` rounds to nearest, ties to even, as the spec asks.
         v as f32
+    }
+
+    fn divide(kernel: Kernel, sums: &[i64], den: f64, out: &mut [f32]) {
+        kernel.divide_f32(sums, den, out);
     }
 }
 

@@ -85,6 +85,25 @@ impl<'a> Tables<'a> {
         out: &mut [T],
         stop: &AtomicBool,
     ) -> Result<(), Error> {
+        // The block of sums is sized to the span: zeroing 4 KiB for a part of 128 positions
+        // would cost a tenth of a short token's whole embedding.
+        match span.len() {
+            0..=128 => self.embed_blocks::<T, 128>(kernel, text, size, span, out, stop),
+            129..=256 => self.embed_blocks::<T, 256>(kernel, text, size, span, out, stop),
+            _ => self.embed_blocks::<T, POSITION_BLOCK>(kernel, text, size, span, out, stop),
+        }
+    }
+
+    /// `embed_span` in blocks of `BLOCK` positions.
+    fn embed_blocks<T: Element, const BLOCK: usize>(
+        &self,
+        kernel: Kernel,
+        text: &[u32],
+        size: usize,
+        span: Range<usize>,
+        out: &mut [T],
+        stop: &AtomicBool,
+    ) -> Result<(), Error> {
         debug_assert_eq!(out.len(), span.len());
         let p = self.params;
         let windows = Windows::new(
@@ -99,21 +118,20 @@ impl<'a> Tables<'a> {
         if few {
             windows.clone().fill(&mut hashes);
         }
-        let mut sums = [0i64; POSITION_BLOCK];
-        for (start, out) in span
-            .step_by(POSITION_BLOCK)
-            .zip(out.chunks_mut(POSITION_BLOCK))
-        {
+        let mut sums = [0i64; BLOCK];
+        for (k, (start, out)) in span.step_by(BLOCK).zip(out.chunks_mut(BLOCK)).enumerate() {
             let block = start..start + out.len();
             let sums = &mut sums[..out.len()];
-            sums.fill(0);
+            if k > 0 {
+                sums.fill(0);
+            }
             if few {
                 let (seeds, quots) = (&self.seeds[block.clone()], &self.quots[block]);
                 kernel.accumulate(&hashes[..n], seeds, quots, p.buckets, sums);
             } else {
                 self.accumulate(kernel, text, size, 0..n, block, sums, stop)?;
             }
-            self.scale(n, sums, out);
+            self.scale(kernel, n, sums, out);
         }
         Ok(())
     }
@@ -150,14 +168,19 @@ impl<'a> Tables<'a> {
 
     /// Spec step 6: each sum over `windows` windows, divided by `windows * B / 2`, or all
     /// zeros when there are no windows.
-    pub fn scale<T: Element>(&self, windows: usize, sums: &[i64], out: &mut [T]) {
+    pub fn scale<T: Element>(&self, kernel: Kernel, windows: usize, sums: &[i64], out: &mut [T]) {
         if windows == 0 {
             out.fill(T::ZERO);
             return;
         }
         let den = windows as f64 * (f64::from(self.params.buckets) / 2.0);
-        for (o, &s) in out.iter_mut().zip(sums) {
-            *o = T::from_f64(s as f64 / den);
+        // A sum of `windows` values below B/2 < 2^30 in magnitude: `divide` needs < 2^50.
+        if windows <= 1 << 20 {
+            T::divide(kernel, sums, den, out);
+        } else {
+            for (o, &s) in out.iter_mut().zip(sums) {
+                *o = T::from_f64(s as f64 / den);
+            }
         }
     }
 }

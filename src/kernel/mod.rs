@@ -109,6 +109,22 @@ impl Kernel {
             _ => scalar::accumulate(hashes, seeds, quots, b, sums),
         }
     }
+
+    /// `out[k] = (sums[k] as f64 / den) as f32` for sums below 2^50 in magnitude (the
+    /// division is IEEE's in every kernel, so the bits are the same).
+    #[inline]
+    pub fn divide_f32(self, sums: &[i64], den: f64, out: &mut [f32]) {
+        assert_eq!(sums.len(), out.len());
+        match self {
+            // SAFETY: the CPU supports AVX2 (checked in the guard); the lengths are equal. The
+            // AVX-512 kernel uses it too: a CPU with AVX-512F has AVX2, and the guard checks.
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            Kernel::Avx2 | Kernel::Avx512 if Kernel::Avx2.is_supported() => unsafe {
+                avx2::divide_f32(sums, den, out)
+            },
+            _ => scalar::divide_f32(sums, den, out),
+        }
+    }
 }
 
 /// 0 = not chosen yet, else 1 + index into `Kernel::ALL`.
@@ -218,6 +234,29 @@ mod tests {
                 let mut sums = vec![0i64; n_pos];
                 k.accumulate(&hashes, &seeds, &quots, b, &mut sums);
                 assert_eq!(sums, want, "kernel {} b={b}", k.name());
+            }
+        }
+    }
+
+    #[test]
+    fn every_kernel_divides_as_the_scalar_casts_do() {
+        let mut g = SplitMix64::new(11);
+        let limit = 1i64 << 50;
+        let mut sums: Vec<i64> = vec![0, 1, -1, limit - 1, 1 - limit, 3, -3, 5, 1 << 30];
+        sums.extend((0..2000).map(|_| (g.next().unwrap() % (2 * limit as u64)) as i64 - limit));
+        for windows in [1u64, 3, 7, 255, 1 << 20] {
+            for b in [3u32, 1_000_000_007, (1 << 31) - 1] {
+                let den = windows as f64 * (f64::from(b) / 2.0);
+                let want: Vec<u32> = sums
+                    .iter()
+                    .map(|&s| ((s as f64 / den) as f32).to_bits())
+                    .collect();
+                for k in Kernel::ALL.into_iter().filter(|k| k.is_supported()) {
+                    let mut out = vec![0f32; sums.len()];
+                    k.divide_f32(&sums, den, &mut out);
+                    let got: Vec<u32> = out.iter().map(|x| x.to_bits()).collect();
+                    assert_eq!(got, want, "kernel {} windows={windows} b={b}", k.name());
+                }
             }
         }
     }

@@ -23,3 +23,10 @@ pub fn accumulate(hashes: &[u32], seeds: &[u32], quots: &[u32], b: u32, sums: &m
             .sum::<i64>();
     }
 }
+
+/// Spec step 6 into float32: each sum divided by `den`, rounded once to f32.
+pub fn divide_f32(sums: &[i64], den: f64, out: &mut [f32]) {
+    for (o, &s) in out.iter_mut().zip(sums) {
+        *o = (s as f64 / den) as f32;
+    }
+}
