@@ -39,6 +39,12 @@ pub enum Error {
         row: usize,
         rows: usize,
     },
+    /// Token id `index` of a call (in flat order) is not below the vocabulary's `tokens`.
+    Id {
+        index: usize,
+        id: usize,
+        tokens: usize,
+    },
     /// Text `index` of a UTF-8 batch is not valid UTF-8 from byte `byte` on.
     Utf8 { index: usize, byte: usize },
     /// Batch offsets that are not non-decreasing or run past the text buffer.
@@ -104,6 +110,10 @@ impl fmt::Display for Error {
             Error::Row { index, row, rows } => write!(
                 f,
                 "rows[{index}]={row} repeats an earlier row or is not below the output's {rows} rows"
+            ),
+            Error::Id { index, id, tokens } => write!(
+                f,
+                "ids[{index}]={id} is not an id of the vocabulary's {tokens} tokens"
             ),
             Error::Utf8 { index, byte } => write!(f, "text {index} {}", Utf8Reason(byte)),
             Error::Offsets { index } => write!(

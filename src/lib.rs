@@ -47,6 +47,8 @@ mod seeds;
 
 #[cfg(feature = "std")]
 mod batch;
+#[cfg(feature = "std")]
+mod bound;
 #[cfg(feature = "capi")]
 mod capi;
 #[cfg(feature = "std")]
@@ -71,6 +73,8 @@ pub struct ReadmeExample;
 
 #[cfg(feature = "std")]
 pub use batch::{BatchOptions, Texts};
+#[cfg(feature = "std")]
+pub use bound::{BoundVocab, RowCache, ZERO_ROW};
 pub use config::{Config, Params, MAX_DIM};
 pub use element::{Element, F16};
 pub use embed::Tables;

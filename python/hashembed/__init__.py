@@ -11,6 +11,7 @@ import importlib
 from typing import Any
 
 from ._core import __version__, available_kernels, default_threads, get_kernel, set_kernel
+from ._bound import VocabEmbedder
 from ._embedder import HashEmbedder
 from .errors import ItemError, ItemTypeError, ParameterError, ParameterTypeError
 from .vocab import load_tokenizer, save_table
@@ -21,6 +22,7 @@ __all__ = [
     "ItemTypeError",
     "ParameterError",
     "ParameterTypeError",
+    "VocabEmbedder",
     "__version__",
     "available_kernels",
     "default_threads",

@@ -13,8 +13,9 @@ from . import _core
 from . import arrow as _arrow
 from . import tokens as _tokens
 from . import vocab as _vocab
+from ._bound import VocabEmbedder
 from ._checks import as_text_list, dtype_of, output
-from .errors import ParameterError, parameter_error
+from .errors import ParameterError, ParameterTypeError, parameter_error
 
 # Measured in docs/quality.md (typo recall@1 averaged over seven languages, against the
 # default's 50.7%); the defaults stay the spec's.
@@ -227,6 +228,7 @@ class HashEmbedder:
         out: np.ndarray | None = None,
         dtype: Any = "float32",
         num_threads: int | None = None,
+        vocab: VocabEmbedder | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """`embed_tokens` for the output of a Hugging Face tokenizer: `(embeddings, mask)`.
 
@@ -240,7 +242,31 @@ class HashEmbedder:
         S is the encodings' length (the longest, if they are not padded to one length), cut
         to `max_length` and rounded up to `pad_to_multiple_of`, as in `embed_tokens`; `out`,
         `dtype` and `num_threads` also work as there.
+
+        With `vocab`, a `VocabEmbedder` of this embedder bound to the tokenizer's vocabulary
+        (`bind`), the encodings' ids are embedded instead of their strings: the same result,
+        with each id's row from its cache.
         """
+        if vocab is not None:
+            if not isinstance(vocab, VocabEmbedder):
+                message = (
+                    f"vocab must be a VocabEmbedder (bind the vocabulary once: embedder.bind(vocab)), "
+                    f"not {type(vocab).__name__}"
+                )
+                raise parameter_error(ParameterTypeError, message, "vocab", vocab)
+            if vocab.embedder != self:
+                raise parameter_error(
+                    ParameterError, "vocab is bound to a different embedder", "vocab", vocab
+                )
+            return vocab.embed_encodings(
+                encodings,
+                skip_special_tokens=skip_special_tokens,
+                max_length=max_length,
+                pad_to_multiple_of=pad_to_multiple_of,
+                out=out,
+                dtype=dtype,
+                num_threads=num_threads,
+            )
         return _tokens.embed_encodings(
             self,
             encodings,
@@ -263,6 +289,27 @@ class HashEmbedder:
         vocabulary with added tokens). Write the table with `hashembed.save_table`.
         """
         return _vocab.embed_vocab(self, vocab, dtype=dtype, num_threads=num_threads)
+
+    def bind(
+        self,
+        vocab: Any,
+        *,
+        cache: str = "lazy",
+        max_cache_bytes: int | None = None,
+        num_threads: int | None = None,
+    ) -> VocabEmbedder:
+        """This embedder bound to a vocabulary: a `VocabEmbedder`, which embeds token ids.
+
+        `vocab` is anything `embed_vocab` reads (a list, a token -> id dict, a vocab.txt or
+        tokenizer.json, a `tokenizers` or `transformers` tokenizer); its code points are held
+        natively. `cache` says what is kept between calls: "none" (each call embeds the
+        distinct ids it sees), "lazy" (an id's row is computed the first time it is seen and
+        kept, while the cache holds at most `max_cache_bytes`; later ids are computed in
+        every call) or "full" (the whole float32 table, computed now, with `num_threads`).
+        """
+        return VocabEmbedder(
+            self, vocab, cache=cache, max_cache_bytes=max_cache_bytes, num_threads=num_threads
+        )
 
     def embed_arrow(
         self,

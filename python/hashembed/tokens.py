@@ -31,6 +31,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from ._bound import VocabEmbedder
     from ._embedder import HashEmbedder
 
 __all__ = ["embed_encodings", "embed_tokens"]
@@ -257,3 +258,55 @@ def embed_encodings(
 
     out = _fill(embedder, tokens, positions, mask, out, dtype, num_threads, where)
     return out, mask
+
+
+def _padded(rows: list[list[int]], lens: list[int], width: int, seq: int, dtype: Any) -> np.ndarray:
+    """`rows` cut to `width` and padded with zeros to `seq`, as one (len(rows), seq) array."""
+    if rows and min(lens) == max(lens):  # a padded batch: one conversion, no Python loop
+        grid = np.array(rows, dtype=dtype).reshape(len(rows), lens[0])[:, :width]
+        if grid.shape[1] == seq:
+            return grid
+        out = np.zeros((len(rows), seq), dtype=dtype)
+        out[:, : grid.shape[1]] = grid
+        return out
+    out = np.zeros((len(rows), seq), dtype=dtype)
+    for b, row in enumerate(rows):
+        n = min(lens[b], width)
+        out[b, :n] = row[:n]
+    return out
+
+
+def embed_encoding_ids(
+    bound: VocabEmbedder,
+    encodings: Any,
+    *,
+    skip_special_tokens: bool = False,
+    max_length: int | None = None,
+    pad_to_multiple_of: int | None = None,
+    out: np.ndarray | None = None,
+    dtype: Any = "float32",
+    num_threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """See `VocabEmbedder.embed_encodings`: `embed_encodings` from the encodings' ids."""
+    max_length = _positive_int(max_length, "max_length")
+    pad_to_multiple_of = _positive_int(pad_to_multiple_of, "pad_to_multiple_of")
+    encs = _encodings(encodings)
+    ids = [e.ids for e in encs]
+    lens = [len(i) for i in ids]
+    longest = max(lens, default=0)
+    width = longest if max_length is None else min(longest, max_length)
+    seq = _seq_len(longest, max_length, pad_to_multiple_of)
+    _check_size(bound.embedder, len(encs), seq, out, dtype)
+    attention = [e.attention_mask for e in encs]
+    for b, a in enumerate(attention):
+        if len(a) != lens[b]:
+            reason = f"has {lens[b]} tokens but {len(a)} mask entries"
+            raise item_error(ItemError, f"encodings[{b}]", b, reason)
+    mask = _padded(attention, lens, width, seq, bool)
+    keep = mask
+    if skip_special_tokens:
+        special = _padded([e.special_tokens_mask for e in encs], lens, width, seq, bool)
+        keep = mask & ~special
+    grid = _padded(ids, lens, width, seq, np.int64)
+    embeddings = bound.embed_ids(grid, attention_mask=keep, out=out, dtype=dtype, num_threads=num_threads)
+    return embeddings, mask

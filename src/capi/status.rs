@@ -94,6 +94,7 @@ impl From<Error> for Failure {
             // None of these can come from a C API call; if one does, it is a bug.
             Error::RowsLength { .. }
             | Error::Row { .. }
+            | Error::Id { .. }
             | Error::UnknownKernel
             | Error::UnsupportedKernel { .. }
             | Error::Cancelled => Status::Panic,

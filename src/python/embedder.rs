@@ -25,6 +25,12 @@ pub struct PyEmbedder {
     inner: Embedder,
 }
 
+impl PyEmbedder {
+    pub(super) fn inner(&self) -> &Embedder {
+        &self.inner
+    }
+}
+
 #[pymethods]
 impl PyEmbedder {
     /// Every argument is required here; `hashembed.HashEmbedder` supplies the defaults.
@@ -242,7 +248,7 @@ impl PyEmbedder {
     }
 }
 
-fn threads_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
+pub(super) fn threads_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
     const RANGE: &str = "None or 1 <= num_threads <= 1024";
     match obj.filter(|o| !o.is_none()) {
         None => Ok(None),
@@ -424,7 +430,7 @@ fn slice_of<'a, T: numpy::Element>(
 /// Why `out` cannot be written: read-only, or already borrowed by Rust code, which happens
 /// when it shares memory with another argument of the call (data, offsets or rows) or is being
 /// filled by a call running in another thread.
-fn not_writable(e: numpy::BorrowError) -> PyErr {
+pub(super) fn not_writable(e: numpy::BorrowError) -> PyErr {
     match e {
         numpy::BorrowError::NotWriteable => PyValueError::new_err("out is read-only"),
         _ => PyValueError::new_err(

@@ -6,6 +6,7 @@ mod embedder;
 mod errors;
 mod run;
 mod texts;
+mod vocab;
 
 use numpy::PyArrayMethods;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyRuntimeError, PyValueError};
@@ -25,6 +26,7 @@ fn to_py(e: Error) -> PyErr {
         Error::TooLarge => PyMemoryError::new_err(e.to_string()),
         Error::Threads => PyRuntimeError::new_err(e.to_string()),
         Error::Cancelled => PyKeyboardInterrupt::new_err(e.to_string()),
+        Error::Id { .. } => pyo3::exceptions::PyIndexError::new_err(e.to_string()),
         _ => PyValueError::new_err(e.to_string()),
     }
 }
@@ -160,6 +162,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<embedder::PyEmbedder>()?;
+    m.add_class::<vocab::PyVocab>()?;
     m.add_function(wrap_pyfunction!(set_kernel, m)?)?;
     m.add_function(wrap_pyfunction!(get_kernel, m)?)?;
     m.add_function(wrap_pyfunction!(available_kernels, m)?)?;
