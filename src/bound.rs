@@ -113,12 +113,6 @@ impl BoundVocab {
         &self.cache
     }
 
-    /// The whole vocabulary as a batch of texts, in id order.
-    pub fn texts(&self) -> Texts<'_> {
-        // The offsets were checked when the vocabulary was bound.
-        Texts::new(&self.chars, &self.offsets).expect("checked in new")
-    }
-
     fn kept(&self) -> MutexGuard<'_, Kept> {
         // The cache is only ever appended to after its rows are complete, so a panic while
         // the lock was held leaves it valid.
@@ -156,15 +150,19 @@ impl BoundVocab {
         }
     }
 
+    /// Token `id`'s code points (`id < len()`).
+    pub fn token(&self, id: usize) -> &[u32] {
+        &self.chars[self.offsets[id]..self.offsets[id + 1]]
+    }
+
     /// The code points of tokens `ids`, as one batch (code points and offsets).
     pub fn batch_of(&self, ids: &[u32]) -> (Vec<u32>, Vec<usize>) {
-        let texts = self.texts();
-        let total = ids.iter().map(|&id| texts.get(id as usize).len()).sum();
+        let total = ids.iter().map(|&id| self.token(id as usize).len()).sum();
         let mut chars = Vec::with_capacity(total);
         let mut offsets = Vec::with_capacity(ids.len() + 1);
         offsets.push(0);
         for &id in ids {
-            chars.extend_from_slice(texts.get(id as usize));
+            chars.extend_from_slice(self.token(id as usize));
             offsets.push(chars.len());
         }
         (chars, offsets)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ._core import __version__, available_kernels, default_threads, get_kernel, set_kernel
 from ._bound import VocabEmbedder
+from ._core import __version__, available_kernels, default_threads, get_kernel, set_kernel
 from ._embedder import HashEmbedder
 from .errors import ItemError, ItemTypeError, ParameterError, ParameterTypeError
 from .vocab import load_tokenizer, save_table

@@ -200,6 +200,8 @@ class VocabEmbedder:
 def _zero_ids(zero_ids: Any) -> list[int]:
     """`zero_ids` (an int or a sequence of them) as a list of ints; ids outside int64 cannot
     occur, so they are dropped."""
+    if isinstance(zero_ids, tuple) and not zero_ids:
+        return []
     if isinstance(zero_ids, (str, bytes)):
         values: list[Any] = [zero_ids]
     else:

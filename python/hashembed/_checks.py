@@ -5,6 +5,7 @@ each other."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,6 +19,9 @@ _DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64), "fl
 
 def dtype_of(dtype: Any) -> np.dtype:
     """The output dtype `dtype` names, or ValueError naming the `dtype` argument."""
+    known = _DTYPES.get(dtype) if isinstance(dtype, str) else None
+    if known is not None:  # the common case, without numpy's parsing (which costs microseconds)
+        return known
     try:
         dt = None if dtype is None else np.dtype(dtype)
     except TypeError:
@@ -48,7 +52,7 @@ _CHECK_ABOVE = 1 << 28
 def check_fits(shape: tuple[int, ...], dtype: np.dtype, extra: int = 0) -> None:
     """MemoryError if an array of `shape` and `dtype` (plus `extra` bytes of working memory)
     would not fit in the memory available."""
-    nbytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize + extra
+    nbytes = math.prod(shape) * dtype.itemsize + extra
     if nbytes < _CHECK_ABOVE:
         return
     available = _core.available_memory()

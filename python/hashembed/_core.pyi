@@ -13,6 +13,7 @@ __all__ = [
     "ItemTypeError",
     "ParameterError",
     "ParameterTypeError",
+    "VocabEmbedder",
     "__version__",
     "available_kernels",
     "available_memory",
@@ -95,6 +96,40 @@ class Embedder:
     ) -> None:
         """As `embed_batch_into`, for texts given as UTF-8: text `i` is
         `data[offsets[i]:offsets[i + 1]]` (the layout of an Arrow string array)."""
+
+@final
+class VocabEmbedder:
+    """A vocabulary bound to an embedder: token ids in, rows out."""
+
+    def __new__(
+        cls,
+        embedder: Embedder,
+        tokens: list[str] | tuple[str, ...],
+        cache: str,
+        max_rows: int,
+        num_threads: _Int | None = None,
+    ) -> Self:
+        """`tokens` (a list of str, token i at index i) bound to `embedder`; `cache` is "none",
+        "lazy" (keeping at most `max_rows` rows) or "full" (the whole table, computed now)."""
+    def __len__(self) -> int:
+        """Tokens in the vocabulary."""
+    @property
+    def cached_rows(self) -> int:
+        """Rows the cache holds now."""
+    def tokens(self) -> list[str]:
+        """The tokens, in id order (for pickling)."""
+    def embed_ids_into(
+        self,
+        ids: npt.NDArray[np.integer[Any]],
+        out: npt.NDArray[np.float32] | npt.NDArray[np.float64] | npt.NDArray[np.float16],
+        mask: npt.NDArray[np.integer[Any]] | npt.NDArray[np.bool_] | None = None,
+        zero_ids: Sequence[int] = ...,
+        num_threads: _Int | None = None,
+    ) -> None:
+        """Writes into `out` (C-contiguous, of shape `ids.shape + (dim,)`, float32, float64 or
+        float16) the row of every id of `ids` (a numpy integer array of any shape and
+        strides); zeros where `mask` (same shape, bool or integer) is 0 or the id is one of
+        `zero_ids`. Float32 rows go through the cache; other dtypes compute their ids."""
 
 class ParameterError(ValueError):
     """A parameter out of its range: `.parameter` is its name, `.value` the value given and

@@ -68,9 +68,8 @@ impl PyVocab {
 
     /// The tokens, in id order (for pickling).
     fn tokens<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let texts = self.inner.texts();
-        let strings = (0..texts.len())
-            .map(|i| ucs4_string(py, texts.get(i)))
+        let strings = (0..self.inner.len())
+            .map(|i| ucs4_string(py, self.inner.token(i)))
             .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, strings)
     }
@@ -203,6 +202,9 @@ impl PyVocab {
         threads: Option<usize>,
     ) -> PyResult<Vec<T>> {
         let v = &self.inner;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let (chars, offsets) = v.batch_of(ids);
         let batch = Texts::new(&chars, &offsets).map_err(to_py)?;
         let mut rows = vec![T::ZERO; ids.len() * v.embedder().dim()];

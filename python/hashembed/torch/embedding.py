@@ -88,10 +88,11 @@ class HashEmbedding(nn.Module):
             table = self.embedder.embed_vocab(vocab_or_tokenizer)
             self.num_embeddings = int(table.shape[0])
             self.register_buffer("weight", torch.from_numpy(table), persistent=False)
-            self._tokens: list[str] | None = None
         else:
-            self._tokens = vocab_tokens(vocab_or_tokenizer)
-            self.num_embeddings = len(self._tokens)
+            # Bound once: each forward passes its ids to the native code, which reads them in
+            # place and embeds only the distinct ids, with no list of strings in between.
+            self._bound = self.embedder.bind(vocab_or_tokenizer, cache="none")
+            self.num_embeddings = len(self._bound)
 
     def _checked_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """`ids` as int64, checked against the vocabulary."""
@@ -124,12 +125,8 @@ class HashEmbedding(nn.Module):
         if self.cache:
             weight = self.weight if self.weight.device == ids.device else self.weight.to(ids.device)
             return nn.functional.embedding(ids, weight)
-        assert self._tokens is not None
-        flat = ids.detach().reshape(-1).cpu()
-        unique, inverse = torch.unique(flat, return_inverse=True)
-        rows = self.embedder.embed_batch([self._tokens[i] for i in unique.tolist()])
-        out = torch.from_numpy(rows)[inverse].reshape(*ids.shape, self.hash_dim)
-        return out.to(ids.device)
+        rows = self._bound.embed_ids(ids.detach().cpu().numpy())
+        return torch.from_numpy(rows).to(ids.device)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         vectors = self.hash_vectors(ids)
@@ -141,8 +138,9 @@ class HashEmbedding(nn.Module):
         """The (num_embeddings, embedder.dim) float32 hash vectors of the whole vocabulary."""
         if self.cache:
             return self.weight
-        assert self._tokens is not None
-        return torch.from_numpy(self.embedder.embed_vocab(self._tokens))
+        if self.graph:
+            return torch.from_numpy(self.embedder.embed_vocab(self._tokens))
+        return torch.from_numpy(self._bound.embed_ids(np.arange(self.num_embeddings)))
 
     @torch.no_grad()
     def fit_projection(self, table: Any, l2: float = 1e-3, weights: Any = None) -> float:
