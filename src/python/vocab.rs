@@ -122,9 +122,10 @@ impl PyVocab {
         mask: Option<&Bound<'_, PyAny>>,
         zero_ids: &[i64],
     ) -> PyResult<Vec<u32>> {
+        let zero_ids: Vec<i128> = zero_ids.iter().map(|&z| i128::from(z)).collect();
         let shape = untyped(ids, "ids")?.shape().to_vec();
         let mut index = Vec::with_capacity(shape.iter().product());
-        let tokens = self.inner.len() as i64;
+        let tokens = self.inner.len() as i128;
         let mut bad = None;
         with_ints(ids, "ids", |v| {
             for x in v {
@@ -226,12 +227,12 @@ fn untyped<'a, 'py>(
     })
 }
 
-/// Calls `f` with a view of `obj`'s values as i64, whatever integer (or bool) dtype it has;
+/// Calls `f` with `obj`'s values as i128, whatever integer (or bool) dtype it has;
 /// the view reads the array in place, in C order, whatever its strides.
 fn with_ints(
     obj: &Bound<'_, PyAny>,
     name: &str,
-    mut f: impl FnMut(&mut dyn Iterator<Item = i64>),
+    mut f: impl FnMut(&mut dyn Iterator<Item = i128>),
 ) -> PyResult<()> {
     macro_rules! try_dtype {
         ($($t:ty),*) => {$(
@@ -240,21 +241,18 @@ fn with_ints(
                     PyValueError::new_err(format!("{name} is being written by another thread"))
                 })?;
                 let view: ArrayViewD<'_, $t> = ro.as_array();
-                f(&mut view.iter().map(|&x| x as i64));
+                f(&mut view.iter().map(|&x| x as i128));
                 return Ok(());
             }
         )*};
     }
-    try_dtype!(i64, i32, i16, i8, u32, u16, u8, bool);
-    if let Ok(a) = obj.cast::<PyArrayDyn<u64>>() {
+    // i128 holds every value of every integer dtype, so none wraps into the id range.
+    try_dtype!(i64, i32, i16, i8, u64, u32, u16, u8);
+    if let Ok(a) = obj.cast::<PyArrayDyn<bool>>() {
         let ro = a.try_readonly().map_err(|_| {
             PyValueError::new_err(format!("{name} is being written by another thread"))
         })?;
-        // Past i64::MAX is past every vocabulary: saturate rather than wrap into range.
-        f(&mut ro
-            .as_array()
-            .iter()
-            .map(|&x| i64::try_from(x).unwrap_or(i64::MAX)));
+        f(&mut ro.as_array().iter().map(|&x| i128::from(x)));
         return Ok(());
     }
     let dtype = untyped(obj, name)?.dtype();
