@@ -260,3 +260,16 @@ def test_embed_encodings_vocab_must_be_bound_to_this_embedder(embedder, vocab, t
     other = HashEmbedder(DIM, seed=7).bind(vocab, cache="none")
     with pytest.raises(ParameterError, match=r"different embedder"):
         embedder.embed_encodings(encs, vocab=other)
+
+
+def test_batch_encoding_arrays_through_ids(embedder, texts):
+    """A padded BatchEncoding is read from its arrays (lists, numpy or torch tensors)."""
+    transformers = pytest.importorskip("transformers")
+    hf = transformers.AutoTokenizer.from_pretrained(str(minilm_dir()))
+    bound = embedder.bind(hf, cache="lazy")
+    for tensors in (None, "np", "pt"):
+        be = hf(texts, padding=True, return_special_tokens_mask=True, return_tensors=tensors)
+        for kw in ({}, {"skip_special_tokens": True}, {"max_length": 9, "pad_to_multiple_of": 4}):
+            want, want_mask = embedder.embed_encodings(be, **kw)
+            got, mask = bound.embed_encodings(be, **kw)
+            assert np.array_equal(got, want) and np.array_equal(mask, want_mask), (tensors, kw)

@@ -290,6 +290,20 @@ def embed_encoding_ids(
     """See `VocabEmbedder.embed_encodings`: `embed_encodings` from the encodings' ids."""
     max_length = _positive_int(max_length, "max_length")
     pad_to_multiple_of = _positive_int(pad_to_multiple_of, "pad_to_multiple_of")
+    arrays = _batch_arrays(encodings, skip_special_tokens)
+    if arrays is not None:
+        ids, attention, *special = arrays
+        return _embed_arrays(
+            bound,
+            ids,
+            attention,
+            special[0] if special else None,
+            max_length=max_length,
+            pad_to_multiple_of=pad_to_multiple_of,
+            out=out,
+            dtype=dtype,
+            num_threads=num_threads,
+        )
     encs = _encodings(encodings)
     ids = [e.ids for e in encs]
     lens = [len(i) for i in ids]
@@ -309,4 +323,51 @@ def embed_encoding_ids(
         keep = mask & ~special
     grid = _padded(ids, lens, width, seq, np.int64)
     embeddings = bound.embed_ids(grid, attention_mask=keep, out=out, dtype=dtype, num_threads=num_threads)
+    return embeddings, mask
+
+
+def _batch_arrays(encodings: Any, skip_special_tokens: bool) -> tuple[np.ndarray, ...] | None:
+    """The (ids, attention mask[, special tokens mask]) of a padded transformers
+    BatchEncoding as 2-D arrays (its tensors are read without a copy), or None where the
+    encodings must be read one by one (ragged lists, a missing mask, not a BatchEncoding)."""
+    if not (hasattr(encodings, "encodings") and callable(getattr(encodings, "keys", None))):
+        return None
+    names = ["input_ids", "attention_mask"] + (["special_tokens_mask"] if skip_special_tokens else [])
+    if not all(name in encodings for name in names) or encodings.encodings is None:
+        return None
+    try:
+        arrays = tuple(np.asarray(encodings[name]) for name in names)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    shape = arrays[0].shape
+    if len(shape) != 2 or any(a.shape != shape or a.dtype.kind not in "biu" for a in arrays):
+        return None
+    return arrays
+
+
+def _embed_arrays(
+    bound: VocabEmbedder,
+    ids: np.ndarray,
+    attention: np.ndarray,
+    special: np.ndarray | None,
+    *,
+    max_length: int | None = None,
+    pad_to_multiple_of: int | None = None,
+    out: np.ndarray | None = None,
+    dtype: Any = "float32",
+    num_threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`embed_encoding_ids` for a padded batch given as arrays."""
+    batch, longest = ids.shape
+    width = longest if max_length is None else min(longest, max_length)
+    seq = _seq_len(longest, max_length, pad_to_multiple_of)
+    _check_size(bound.embedder, batch, seq, out, dtype)
+    mask = np.zeros((batch, seq), dtype=bool)
+    mask[:, :width] = attention[:, :width]
+    keep = mask if special is None else mask & np.pad(special[:, :width] == 0, ((0, 0), (0, seq - width)))
+    if seq != longest or width != longest:
+        grid = np.zeros((batch, seq), dtype=ids.dtype)
+        grid[:, :width] = ids[:, :width]
+        ids = grid
+    embeddings = bound.embed_ids(ids, attention_mask=keep, out=out, dtype=dtype, num_threads=num_threads)
     return embeddings, mask
