@@ -9,6 +9,9 @@ Inputs:
   (b) the whole 30,522-entry vocabulary of that tokenizer, every token distinct.
   (c) 1,000 strings of 10,000 characters, seeded random from a realistic alphabet.
   (d) one call of embed("hello"): latency, including the Python call.
+  (e) the batches a training loop embeds (benches/training_loop.py): 8, 32 and 128 lines of
+      (a)'s sources a batch, tokenized with padding, at dim 384; from the strings, from the
+      token ids with each cache policy, and np.take on a table, against encode_batch.
 
 Each measurement is the best wall time of N runs (N >= 3, time.perf_counter, GC paused) after
 a warm-up; quick calls are repeated for up to 3 s. The CPU time of that run (all threads) is
@@ -51,6 +54,7 @@ from hashembed import reference
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy_impl
+import training_loop
 
 MIB = 2**20
 DIM = 768
@@ -69,11 +73,12 @@ class Settings:
     numpy_long_sample: int  # strings of (c) given to the NumPy implementation
     sklearn_long_sample: int  # strings of (c) given to scikit-learn
     graph_sample: int  # texts of (a) and (b) given to embed_codepoints and onnxruntime
+    loop_batches: int  # batches of each size, input (e)
     repeats: int
 
 
-FULL = Settings(4 * MIB, None, 1000, 10_000, 200, 1, 10, 50, 20_000, 3)
-QUICK = Settings(64 * 1024, 3000, 8, 1000, 20, 1, 8, 8, 300, 3)
+FULL = Settings(4 * MIB, None, 1000, 10_000, 200, 1, 10, 50, 20_000, 40, 3)
+QUICK = Settings(64 * 1024, 3000, 8, 1000, 20, 1, 8, 8, 300, 4, 3)
 ORT_BATCH = 1024  # rows per onnxruntime call: its graph holds a batch's products at once
 
 # Targets of the benchmark issue.
@@ -83,6 +88,10 @@ TARGET_SKLEARN_RATIO = 12.0
 TARGET_VOCAB_TOKENS_PER_S = 4e5
 TARGET_HELLO_US = 3.0
 TARGET_MEMORY_MIB = 50.0
+# Targets of the training-loop issue: ratios to encode_batch on the same batches.
+TARGET_VOCAB_FAST_TOKENS_PER_S = 1e6
+TARGET_LOOP_LAZY_RATIO = 1 / 3
+TARGET_LOOP_NONE_RATIO = 1.0
 
 
 @dataclass
@@ -491,6 +500,21 @@ def take_row(res: Results, name: str, ids: np.ndarray, table: np.ndarray, repeat
     )
 
 
+def loop_input(size: int) -> str:
+    return f"(e) {size} lines"
+
+
+def loop_rows(res: Results, lines: list[str], count: int, repeats: int) -> None:
+    tok = training_loop.padded_tokenizer(model_file("tokenizer.json"))
+    for size in training_loop.BATCH_SIZES:
+        w = training_loop.workload(tok, lines, size, count)
+        res.checks += w.checks
+        for m in w.methods:
+            t = best_of(m.run, repeats)
+            nbytes = None if m.name == training_loop.ENCODE else w.positions * training_loop.DIM * 4
+            res.add(Row(loop_input(size), m.name, w.positions, t, nbytes, m.note))
+
+
 def _status_kib() -> dict[str, int]:
     fields = {}
     with open("/proc/self/status") as f:
@@ -623,13 +647,55 @@ def tables(res: Results, inputs: dict[str, str]) -> list[str]:
     return lines
 
 
+def loop_table(res: Results) -> list[str]:
+    lines = [
+        "| lines a batch | method | padded positions | time | CPU time | positions/s | output MiB/s "
+        "| time ÷ encode_batch | notes |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for size in training_loop.BATCH_SIZES:
+        rows = [r for r in res.rows if r.input == loop_input(size)]
+        if not rows:
+            continue
+        base = res.find(loop_input(size), training_loop.ENCODE).seconds
+        for r in rows:
+            mibs = f"{r.out_bytes / MIB / r.seconds:,.0f}" if r.out_bytes else "n/a"
+            lines.append(
+                f"| {size} | {r.method} | {r.texts:,} | {fmt_time(r.seconds)} | {fmt_time(r.cpu_seconds)} | "
+                f"{fmt_rate(r.texts / r.seconds)} | {mibs} | {r.seconds / base:.3g}x | {r.note} |"
+            )
+    return lines
+
+
+def loop_targets(res: Results) -> list[tuple[str, str, str, bool]]:
+    out = []
+    for size in training_loop.BATCH_SIZES:
+        enc = res.find(loop_input(size), training_loop.ENCODE)
+        for cache, limit, need in (
+            ("lazy", TARGET_LOOP_LAZY_RATIO, "≤ 1/3"),
+            ("none", TARGET_LOOP_NONE_RATIO, "≤ 1"),
+        ):
+            r = res.find(loop_input(size), training_loop.ids_method(cache))
+            out.append(
+                (
+                    f'(e) {size} lines: embed_ids, cache="{cache}" ÷ encode_batch',
+                    need,
+                    f"{r.seconds / enc.seconds:.3f} ({fmt_time(r.seconds)} vs {fmt_time(enc.seconds)})",
+                    r.seconds <= limit * enc.seconds,
+                )
+            )
+    return out
+
+
 def targets(res: Results, floor: float, cores: int) -> list[tuple[str, str, str, bool]]:
     he_a = res.find("(a) text", f"hashembed embed_batch, all cores ({cores})")
     he_b = res.find("(b) vocab", f"hashembed embed_batch, all cores ({cores})")
+    he_b_loop = res.find("(b) vocab", f"hashembed embed_batch, dim {training_loop.DIM}, all cores ({cores})")
     sk = res.find("(a) text", "scikit-learn HashingVectorizer + toarray")
     tok = res.find("(a) text", "HF tokenizers encode_batch (the lines)")
     hello = dict(res.latency)['hashembed: e.embed("hello")']
     rate_a, rate_b = he_a.texts / he_a.seconds, he_b.texts / he_b.seconds
+    rate_b_loop = he_b_loop.texts / he_b_loop.seconds
     growth = res.memory["growth_mib"]
     return [
         (
@@ -662,6 +728,18 @@ def targets(res: Results, floor: float, cores: int) -> list[tuple[str, str, str,
             f"{fmt_rate(rate_b)} tokens/s",
             rate_b >= TARGET_VOCAB_TOKENS_PER_S,
         ),
+        (
+            f"(b) vocabulary, all cores ({cores}), dim {DIM}",
+            f"≥ {fmt_rate(TARGET_VOCAB_FAST_TOKENS_PER_S)} tokens/s",
+            f"{fmt_rate(rate_b)} tokens/s",
+            rate_b >= TARGET_VOCAB_FAST_TOKENS_PER_S,
+        ),
+        (
+            f"(b) vocabulary at dim {training_loop.DIM}, all cores ({cores})",
+            f"≥ {fmt_rate(TARGET_VOCAB_FAST_TOKENS_PER_S)} tokens/s",
+            f"{fmt_rate(rate_b_loop)} tokens/s",
+            rate_b_loop >= TARGET_VOCAB_FAST_TOKENS_PER_S,
+        ),
         ('(d) embed("hello")', f"≤ {TARGET_HELLO_US:g} µs", f"{hello:.2f} µs", hello <= TARGET_HELLO_US),
         (
             "memory: (a) into preallocated out, peak growth",
@@ -670,6 +748,7 @@ def targets(res: Results, floor: float, cores: int) -> list[tuple[str, str, str,
             f"(out is {res.memory['out_mib']:,.0f} MiB)",
             growth <= TARGET_MEMORY_MIB,
         ),
+        *loop_targets(res),
     ]
 
 
@@ -708,6 +787,18 @@ def report(
         "Output MiB/s counts the float32 output array (texts x 768 x 4 bytes).",
         "",
         *tables(res, inputs),
+        "",
+        "## Batches a training loop uses",
+        "",
+        "Input (e). Each time is one pass over all the batches of that size, best of ≥ 3 as above; "
+        "each batch's output is dropped before the next, as in a loop. Padded positions: batch x the "
+        "batch's longest encoding. The embed_ids and np.take rows take the ids and attention masks the "
+        "tokenizer already gave, as int64 arrays made before timing; embed_encodings reads them out of "
+        'the Encodings inside its time. cache="lazy": warm, after one untimed pass. np.take reads the '
+        "table embed_vocab gives (the same rows), so it is the floor: one copy of each row. Output "
+        f"MiB/s counts the float32 output (positions x {training_loop.DIM} x 4 bytes).",
+        "",
+        *loop_table(res),
         "",
         "## Targets",
         "",
@@ -783,6 +874,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(c) long": f"{len(longs):,} strings of {cfg.long_chars:,} characters, seeded random "
         "(letters by English frequency, spaces, digits, punctuation, some non-ASCII)",
         "(d) hello": 'one call of embed("hello")',
+        "(e) loop": f"{cfg.loop_batches} batches each of {', '.join(map(str, training_loop.BATCH_SIZES))} "
+        "consecutive non-blank lines of (a)'s sources, from the first, tokenized by encode_batch "
+        f"(padded to the batch's longest line, truncated at {training_loop.MAX_LENGTH} tokens, "
+        f"[CLS] and [SEP] included), embedded at dim {training_loop.DIM}",
     }
     for k, v in inputs.items():
         print(f"{k}: {v}", flush=True)
@@ -839,6 +934,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # (b) vocabulary
     name = "(b) vocab"
     hashembed_rows(res, name, vocab, repeats)
+    he_loop = hashembed.HashEmbedder(training_loop.DIM)
+    t = best_of(lambda: he_loop.embed_batch(vocab), repeats)
+    res.add(
+        Row(
+            name,
+            f"hashembed embed_batch, dim {training_loop.DIM}, all cores ({hashembed.default_threads()})",
+            len(vocab),
+            t,
+            len(vocab) * training_loop.DIM * 4,
+            "the width of input (e)",
+        )
+    )
     reference_row(res, name, vocab, sample_b, repeats)
     numpy_row(res, name, vocab, vocab, repeats, check=he.embed_batch(vocab))
     sklearn_row(res, name, vocab, vocab, repeats)
@@ -868,6 +975,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         us = latency_us(stmt, ns, repeats=20 if args.quick else 200)
         res.latency.append((method, us))
         print(f"  (d) hello    {method:<46} {res.latency[-1][1]:9.2f} µs", flush=True)
+
+    # (e) batches of a training loop
+    loop_rows(res, [line for line in lines if line.strip()], cfg.loop_batches, repeats)
 
     # Memory, in a fresh process.
     measure_memory(res, tokens)

@@ -24,6 +24,9 @@ const KEEP: usize = 4;
 
 struct Registry {
     pid: u32,
+    /// Cores available to the process when the registry was made: asking again costs tens
+    /// of microseconds (Linux reads the cgroup's CPU quota from files), more than a small batch.
+    cores: usize,
     /// Least recently used first.
     pools: Mutex<Vec<(usize, Arc<ThreadPool>)>>,
 }
@@ -51,6 +54,7 @@ fn registry() -> &'static Registry {
         }
         let fresh = Box::into_raw(Box::new(Registry {
             pid,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             pools: Mutex::new(Vec::new()),
         }));
         match REGISTRY.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
@@ -63,9 +67,9 @@ fn registry() -> &'static Registry {
     }
 }
 
-/// Cores available to this process.
+/// Cores available to this process (read once per process: pass a size to use others).
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    registry().cores
 }
 
 /// The kept pool of `size` workers, now the most recently used.

@@ -47,11 +47,16 @@ def test_compare_quick_prints_tables_and_numpy_matches(tmp_path):
         "np.take(table, ids, out=)",
         'e.embed("hello")',
         "peak growth",
+        "hashembed embed_batch, dim 384",
+        'VocabEmbedder.embed_ids, cache="lazy"',
+        "np.take(table, ids, axis=0)",
     ):
         assert row in out, f"missing row: {row}"
-    assert out.count("| PASS |") + out.count("| MISS |") == 7
+    assert out.count("| PASS |") + out.count("| MISS |") == 15
     for name in ("(a) text", "(b) vocab", "(c) long"):
         assert f"{name}: NumPy implementation bit-identical to hashembed" in out
     for name in ("(a) text", "(b) vocab"):
         assert f"{name}: onnxruntime, export_embedder graph, CPU bit-identical to hashembed" in out
+    for size in (8, 32, 128):
+        assert f"(e) {size} lines: embed_encodings of the strings" in out
     assert md.read_text(encoding="utf-8") in out
