@@ -22,6 +22,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "golden" / "vectors.json"
@@ -31,9 +32,9 @@ VECTORS = ROOT / "tests" / "golden" / "vectors.json"
 MAX_GLIBC = (2, 17)
 MAX_MUSL = (1, 2)
 
-# What an sdist holds; anything else at its top level (tests, docs, target/, .venv) is an error.
+# What an sdist holds (the C header being the C API's half of the sources); anything else at
+# its top level (tests, docs, target/, .venv) is an error.
 SDIST_TOP = {
-    "CHANGELOG.md",
     "Cargo.lock",
     "Cargo.toml",
     "LICENSE",
@@ -50,13 +51,15 @@ CLI_LINES = ["hello", "naïve café", "the cat sat on the mat", "☃ and 🙂"]
 
 
 def cargo_version() -> str:
-    match = re.search(r'^\[package\]\n(?:.*\n)*?version = "([^"]+)"', (ROOT / "Cargo.toml").read_text(), re.M)
+    match = re.search(
+        r'^\[package\]\n(?:.*\n)*?version = "([^"]+)"', (ROOT / "Cargo.toml").read_text("utf-8"), re.M
+    )
     if match is None:
         raise SystemExit("no [package] version in Cargo.toml")
     return match.group(1)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     raise SystemExit(f"wheel check failed: {message}")
 
 
