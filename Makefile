@@ -3,19 +3,35 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV ?= .venv
-PY := $(VENV)/bin/python
+WINDOWS := $(filter Windows_NT,$(OS))
+PYTHON ?= $(if $(WINDOWS),python,python3)
+BIN := $(VENV)/$(if $(WINDOWS),Scripts,bin)
+PY := $(BIN)/python$(if $(WINDOWS),.exe)
 PIP := $(PY) -m pip --disable-pip-version-check -q
 export VIRTUAL_ENV := $(abspath $(VENV))
 WHEEL_DIR := target/wheels
 
+# Linux wheels are linked by zig against glibc 2.17, whatever glibc this machine has, so the
+# one wheel installs on every distribution since CentOS 7 (manylinux2014). macOS and Windows
+# builds target old systems with their own toolchains. The musllinux release builds set it.
+# maturin finds zig as the virtualenv's `python -m ziglang`, hence the PATH.
+ifeq ($(shell uname -s 2>/dev/null),Linux)
+WHEEL_FLAGS ?= --zig --compatibility manylinux2014
+endif
+CHECK_WHEELS = $(PY) tests/wheel/check.py $(WHEEL_DIR)/hashembed-*.whl
+
 .PHONY: help
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(PY):
-	python3 -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.deps: $(PY) tests/requirements.txt tests/requirements-data.txt benches/requirements.txt benches/requirements-quality.txt
+$(VENV)/.wheel-deps: $(PY) tests/wheel/requirements.txt
+	$(PIP) install -r tests/wheel/requirements.txt
+	touch $@
+
+$(VENV)/.deps: $(VENV)/.wheel-deps tests/requirements.txt tests/requirements-data.txt benches/requirements.txt benches/requirements-quality.txt
 	$(PIP) install -r tests/requirements.txt
 	$(PIP) install --no-deps -r tests/requirements-data.txt
 	touch $@
@@ -23,10 +39,15 @@ $(VENV)/.deps: $(PY) tests/requirements.txt tests/requirements-data.txt benches/
 .PHONY: venv
 venv: $(VENV)/.deps ## make the virtualenv with the test tools
 
-.PHONY: build
-build: venv ## build the release wheel and install it into the virtualenv
+.PHONY: wheel
+wheel: $(VENV)/.wheel-deps ## the abi3 wheel (manylinux_2_17 on Linux) and the sdist, into target/wheels
 	rm -rf $(WHEEL_DIR)
-	$(VENV)/bin/maturin build --release --quiet -o $(WHEEL_DIR)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/maturin build --release --quiet $(WHEEL_FLAGS) -o $(WHEEL_DIR)
+	$(BIN)/maturin sdist -o $(WHEEL_DIR)
+
+# The wheel the tests run against is the one users get: `wheel-check` installs this file.
+.PHONY: build
+build: venv wheel ## build the wheel and the sdist, and install the wheel into the virtualenv
 	$(PIP) install --force-reinstall --no-deps $(WHEEL_DIR)/hashembed-*.whl
 
 .PHONY: demo
@@ -38,8 +59,8 @@ lint: venv ## rustfmt, clippy (warnings are errors), ruff
 	cargo fmt --all -- --check
 	cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 	cargo clippy --all-targets --features python -- -D warnings
-	$(VENV)/bin/ruff check python tests benches examples eval
-	$(VENV)/bin/ruff format --check python tests benches examples eval
+	$(BIN)/ruff check python tests benches examples eval
+	$(BIN)/ruff format --check python tests benches examples eval
 
 .PHONY: test-rust
 test-rust: ## cargo test of the core and the C API (no Python needed)
@@ -61,12 +82,18 @@ test-python: build ## stubtest of the extension's stubs, then pytest against the
 	$(PY) -m pytest -q tests
 
 .PHONY: wheel-check
-wheel-check: build ## install the wheel with plain pip into a fresh virtualenv and use it
-	rm -rf target/wheel-check
-	python3 -m venv target/wheel-check
-	target/wheel-check/bin/pip install -q --disable-pip-version-check $(WHEEL_DIR)/hashembed-*.whl
-	cd target && wheel-check/bin/python -c "import hashembed; v = hashembed.HashEmbedder()('hello'); \
-		assert v.shape == (768,) and v.dtype.name == 'float32'; print('wheel ok:', hashembed.__version__)"
+wheel-check: build ## the wheel, with plain pip in a fresh virtualenv: golden vectors, CLI, platform tag
+	$(CHECK_WHEELS)
+
+.PHONY: check-wheels
+check-wheels: $(VENV)/.wheel-deps ## wheel-check of the wheels already in target/wheels, built elsewhere
+	$(CHECK_WHEELS)
+
+.PHONY: release-check
+release-check: $(VENV)/.wheel-deps ## the sdist, compiled by pip in a fresh virtualenv: its files, golden vectors, CLI
+	rm -f $(WHEEL_DIR)/hashembed-*.tar.gz
+	$(BIN)/maturin sdist -o $(WHEEL_DIR)
+	$(PY) tests/wheel/check.py $(WHEEL_DIR)/hashembed-*.tar.gz
 
 .PHONY: test
 test: lint test-rust test-nostd test-c test-python wheel-check fuzz-smoke ## every check: lint, cargo test, no_std, C, pytest, wheel, fuzz smoke
@@ -98,8 +125,8 @@ compression: build ## shrink all-MiniLM-L6-v2 and train classifiers: docs/compre
 .PHONY: fmt
 fmt: venv ## format Rust and Python sources
 	cargo fmt --all
-	$(VENV)/bin/ruff format python tests benches examples eval
-	$(VENV)/bin/ruff check --fix python tests benches examples eval
+	$(BIN)/ruff format python tests benches examples eval
+	$(BIN)/ruff check --fix python tests benches examples eval
 
 .PHONY: clean
 clean: ## remove build outputs and the virtualenv

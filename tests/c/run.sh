@@ -81,8 +81,20 @@ run_example() {
     diff -u "$BUILD/example.expected" "$BUILD/example.out"
 }
 
+# hashembed_version() against Cargo.toml, where the version is written once.
+check_version() {
+    local want got
+    want="$(sed -n '/^\[package\]/,/^\[/s/^version = "\(.*\)"$/\1/p' Cargo.toml)"
+    printf '#include <stdio.h>\n#include "hashembed.h"\nint main(void) { puts(hashembed_version()); return 0; }\n' \
+        >"$BUILD/version.c"
+    "$CC" "${CFLAGS[@]}" "$BUILD/version.c" "$LIB" $LIBS -o "$BUILD/version" || return 1
+    got="$("$BUILD/version")" || return 1
+    echo "hashembed_version() is \"$got\", Cargo.toml says \"$want\""
+    [[ -n "$want" && "$got" == "$want" ]]
+}
+
 mkdir -p "$BUILD"
-rm -f "$BUILD"/test_golden* "$BUILD/example" # never run a binary left by an earlier run
+rm -f "$BUILD"/test_golden* "$BUILD/example" "$BUILD/version" # never run a binary left by an earlier run
 
 step "cargo build --release --features capi (static library)" \
     cargo build --release --features capi --quiet
@@ -113,6 +125,8 @@ step "compile tests/c/test_golden.c" \
     "$CC" "${CFLAGS[@]}" tests/c/test_golden.c "$LIB" $LIBS -o "$BUILD/test_golden"
 step "compile the docs/c-api.md example" \
     "$CC" "${CFLAGS[@]}" "$BUILD/example_from_doc.c" "$LIB" $LIBS -o "$BUILD/example"
+
+step "hashembed_version() is the version in Cargo.toml" check_version
 
 if [[ -x "$BUILD/test_golden" ]]; then
     # Every kernel gives the same bits; one this CPU lacks falls back to the best it has.
