@@ -190,12 +190,16 @@ impl BoundVocab {
                 let mut kept = self.kept();
                 let kept = &mut *kept;
                 if kept.rows.capacity() == 0 && !ids.is_empty() {
-                    // Reserved at once: a large allocation is mapped memory, resident only as
-                    // rows are written, and is never moved by a later growth.
-                    kept.rows.reserve_exact((*max_rows).min(self.len()) * dim);
+                    // Reserved at once if it can be: a large allocation is mapped memory,
+                    // resident only as rows are written, and never moved by a later growth.
+                    let _ = kept
+                        .rows
+                        .try_reserve_exact((*max_rows).min(self.len()) * dim);
                 }
                 for (k, &id) in ids.iter().enumerate() {
-                    let room = kept.rows.len() / dim < *max_rows;
+                    // Short of memory, the cache stops growing rather than aborting.
+                    let room =
+                        kept.rows.len() / dim < *max_rows && kept.rows.try_reserve(dim).is_ok();
                     if room && kept.slot_of[id as usize] == ZERO_ROW {
                         kept.slot_of[id as usize] = (kept.rows.len() / dim) as u32;
                         kept.rows.extend_from_slice(&rows[k * dim..][..dim]);

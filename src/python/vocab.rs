@@ -3,7 +3,7 @@
 
 use numpy::ndarray::ArrayViewD;
 use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyMemoryError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
@@ -208,7 +208,16 @@ impl PyVocab {
         }
         let (chars, offsets) = v.batch_of(ids);
         let batch = Texts::new(&chars, &offsets).map_err(to_py)?;
-        let mut rows = vec![T::ZERO; ids.len() * v.embedder().dim()];
+        let n = ids.len() * v.embedder().dim();
+        let mut rows = Vec::new();
+        rows.try_reserve_exact(n).map_err(|_| {
+            PyMemoryError::new_err(format!(
+                "the {} distinct ids of this call need {:.1} GB of rows: embed them in chunks",
+                ids.len(),
+                (n * std::mem::size_of::<T>()) as f64 / 1e9
+            ))
+        })?;
+        rows.resize(n, T::ZERO);
         run::embed_batch(py, v.embedder(), &batch, &mut rows, threads, None)?;
         Ok(rows)
     }
