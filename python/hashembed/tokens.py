@@ -57,12 +57,12 @@ def _positive_int(value: Any, name: str) -> int | None:
     return n
 
 
-def _seq_len(longest: int, max_length: int | None, pad_to_multiple_of: int | None) -> int:
-    """The padded sequence length: the longest row, cut to max_length, rounded up."""
-    seq = longest if max_length is None else min(longest, max_length)
-    if pad_to_multiple_of is not None:
-        seq = -(-seq // pad_to_multiple_of) * pad_to_multiple_of
-    return seq
+def _widths(longest: int, max_length: int | None, pad_to_multiple_of: int | None) -> tuple[int, int]:
+    """(tokens kept per row, padded sequence length): the longest row cut to max_length, and
+    that rounded up to a multiple of pad_to_multiple_of."""
+    width = longest if max_length is None else min(longest, max_length)
+    seq = width if pad_to_multiple_of is None else -(-width // pad_to_multiple_of) * pad_to_multiple_of
+    return width, seq
 
 
 def _token_rows(batch: Any) -> list[Sequence[Any]]:
@@ -157,7 +157,7 @@ def embed_tokens(
     pad_to_multiple_of = _positive_int(pad_to_multiple_of, "pad_to_multiple_of")
     rows = _token_rows(batch)
     full = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-    seq = _seq_len(int(full.max(initial=0)), max_length, pad_to_multiple_of)
+    seq = _widths(int(full.max(initial=0)), max_length, pad_to_multiple_of)[1]
     _check_size(embedder, len(rows), seq, out, dtype)
     lens = full if max_length is None else np.minimum(full, max_length)
     if max_length is not None and (lens < full).any():
@@ -226,8 +226,7 @@ def embed_encodings(
     token_rows = [e.tokens for e in encs]
     lens = [len(t) for t in token_rows]
     longest = max(lens, default=0)
-    width = longest if max_length is None else min(longest, max_length)  # before rounding up
-    seq = _seq_len(longest, max_length, pad_to_multiple_of)
+    width, seq = _widths(longest, max_length, pad_to_multiple_of)
     _check_size(embedder, len(encs), seq, out, dtype)
     mask = np.zeros((len(encs), seq), dtype=bool)
     keep = np.zeros((len(encs), seq), dtype=bool)
@@ -308,8 +307,7 @@ def embed_encoding_ids(
     ids = [e.ids for e in encs]
     lens = [len(i) for i in ids]
     longest = max(lens, default=0)
-    width = longest if max_length is None else min(longest, max_length)
-    seq = _seq_len(longest, max_length, pad_to_multiple_of)
+    width, seq = _widths(longest, max_length, pad_to_multiple_of)
     _check_size(bound.embedder, len(encs), seq, out, dtype)
     attention = [e.attention_mask for e in encs]
     for b, a in enumerate(attention):
@@ -359,8 +357,7 @@ def _embed_arrays(
 ) -> tuple[np.ndarray, np.ndarray]:
     """`embed_encoding_ids` for a padded batch given as arrays."""
     batch, longest = ids.shape
-    width = longest if max_length is None else min(longest, max_length)
-    seq = _seq_len(longest, max_length, pad_to_multiple_of)
+    width, seq = _widths(longest, max_length, pad_to_multiple_of)
     _check_size(bound.embedder, batch, seq, out, dtype)
     mask = np.zeros((batch, seq), dtype=bool)
     mask[:, :width] = attention[:, :width]
