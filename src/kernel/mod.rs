@@ -241,23 +241,45 @@ mod tests {
     #[test]
     fn every_kernel_divides_as_the_scalar_casts_do() {
         let mut g = SplitMix64::new(11);
-        let limit = 1i64 << 50;
-        let mut sums: Vec<i64> = vec![0, 1, -1, limit - 1, 1 - limit, 3, -3, 5, 1 << 30];
-        sums.extend((0..2000).map(|_| (g.next().unwrap() % (2 * limit as u64)) as i64 - limit));
-        for windows in [1u64, 3, 7, 255, 1 << 20] {
-            for b in [3u32, 1_000_000_007, (1 << 31) - 1] {
-                let den = windows as f64 * (f64::from(b) / 2.0);
-                let want: Vec<u32> = sums
-                    .iter()
-                    .map(|&s| ((s as f64 / den) as f32).to_bits())
-                    .collect();
-                for k in Kernel::ALL.into_iter().filter(|k| k.is_supported()) {
-                    let mut out = vec![0f32; sums.len()];
-                    k.divide_f32(&sums, den, &mut out);
-                    let got: Vec<u32> = out.iter().map(|x| x.to_bits()).collect();
-                    assert_eq!(got, want, "kernel {} windows={windows} b={b}", k.name());
-                }
+        let mut check = |sums: &[i64], den: f64| {
+            let want: Vec<u32> = sums
+                .iter()
+                .map(|&s| ((s as f64 / den) as f32).to_bits())
+                .collect();
+            for k in Kernel::ALL.into_iter().filter(|k| k.is_supported()) {
+                let mut out = vec![0f32; sums.len()];
+                k.divide_f32(sums, den, &mut out);
+                let got: Vec<u32> = out.iter().map(|x| x.to_bits()).collect();
+                assert_eq!(got, want, "kernel {} den={den}", k.name());
             }
+        };
+        let limit = 1i64 << 50;
+        let mut edges: Vec<i64> = vec![0, 1, -1, limit - 1, 1 - limit, 3, -3, 5, 1 << 30];
+        edges.extend((0..2000).map(|_| (g.next().unwrap() % (2 * limit as u64)) as i64 - limit));
+        for windows in [1u64, 3, 7, 255, 1 << 16] {
+            for b in [3u32, 4, 1 << 30, 1_000_000_007, (1 << 31) - 1] {
+                check(&edges, windows as f64 * (f64::from(b) / 2.0));
+            }
+        }
+        // Denominators as the embedding makes them (texts of up to 2^16 windows), with sums of their range and sums next
+        // to multiples of the denominator (where a quotient is exact or nearly so).
+        for _ in 0..2000 {
+            let windows = 1 + g.next().unwrap() % (1 << 16);
+            let b = 3 + (g.next().unwrap() % ((1 << 31) - 3)) as u32;
+            let den = windows as f64 * (f64::from(b) / 2.0);
+            let most = (windows * u64::from(b / 2)) as i64;
+            let sums: Vec<i64> = (0..500)
+                .map(|i| match i % 3 {
+                    0 => (g.next().unwrap() % (2 * most as u64 + 1)) as i64 - most,
+                    _ => {
+                        let k = (g.next().unwrap() % (2 * windows + 1)) as i64 - windows as i64;
+                        let near =
+                            (k as f64 * den / 2.0) as i64 + (g.next().unwrap() % 5) as i64 - 2;
+                        near.clamp(-most, most)
+                    }
+                })
+                .collect();
+            check(&sums, den);
         }
     }
 
