@@ -241,7 +241,7 @@ mod tests {
     #[test]
     fn every_kernel_divides_as_the_scalar_casts_do() {
         let mut g = SplitMix64::new(11);
-        let mut check = |sums: &[i64], den: f64| {
+        let check = |sums: &[i64], den: f64| {
             let want: Vec<u32> = sums
                 .iter()
                 .map(|&s| ((s as f64 / den) as f32).to_bits())
