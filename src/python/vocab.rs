@@ -89,6 +89,8 @@ impl PyVocab {
         num_threads: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let num_threads = threads_arg(num_threads)?;
+        // Read with the GIL held: the arrays are Python objects another thread could resize
+        // meanwhile, and one pass over the ids costs less than releasing and taking it back.
         let index = self.index(ids, mask, &zero_ids)?;
         if let Ok(a) = out.cast::<PyArrayDyn<f32>>() {
             let mut rw = a.try_readwrite().map_err(not_writable)?;
