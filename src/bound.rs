@@ -13,11 +13,10 @@
 //! writes every position. Two threads may compute the same new id at once; the first to
 //! finish keeps it, and both write the same bits.
 
-use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use rayon::prelude::*;
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::batch::Texts;
 use crate::element::Element;
@@ -129,25 +128,26 @@ impl BoundVocab {
     }
 
     /// The distinct ids of `index` (`ZERO_ROW` skipped), in order of first appearance, that
-    /// have no cached float32 row; with `cached` false (another dtype), all of them.
-    /// Every id must be below `len()`.
-    pub fn missing(&self, index: &[u32], cached: bool) -> Vec<u32> {
-        let mut seen: HashMap<u32, (), FxBuildHasher> = HashMap::default();
+    /// have no cached float32 row; with `cached` false (another dtype), all of them. An id
+    /// not below `len()` is [`Error::Id`].
+    pub fn missing(&self, index: &[u32], cached: bool) -> Result<Vec<u32>, Error> {
+        self.check_ids(index)?;
+        let mut seen = FxHashSet::default();
         let mut distinct = |have: &dyn Fn(u32) -> bool| {
             index
                 .iter()
-                .filter(|&&id| id != ZERO_ROW && !have(id) && seen.insert(id, ()).is_none())
+                .filter(|&&id| id != ZERO_ROW && !have(id) && seen.insert(id))
                 .copied()
                 .collect()
         };
-        match (&self.cache, cached) {
+        Ok(match (&self.cache, cached) {
             (RowCache::Full(_), true) => Vec::new(),
             (RowCache::Lazy { .. }, true) => {
                 let kept = self.kept();
                 distinct(&|id| kept.slot_of[id as usize] != ZERO_ROW)
             }
             _ => distinct(&|_| false),
-        }
+        })
     }
 
     /// Token `id`'s code points (`id < len()`).
@@ -180,13 +180,17 @@ impl BoundVocab {
         threads: Option<usize>,
     ) -> Result<(), Error> {
         let dim = self.embedder.dim();
-        self.check(index, ids, rows, out)?;
-        let fresh = row_map(ids);
         match &self.cache {
-            RowCache::Full(table) => write_rows(index, out, dim, threads, |id| {
-                &table[id as usize * dim..][..dim]
-            }),
+            RowCache::None => self.fill(index, ids, rows, out, threads),
+            RowCache::Full(table) => {
+                self.check(index, ids, rows, out)?;
+                write_rows(index, out, dim, threads, |id| {
+                    &table[id as usize * dim..][..dim]
+                })
+            }
             RowCache::Lazy { max_rows } => {
+                self.check(index, ids, rows, out)?;
+                let fresh = row_map(ids);
                 let mut kept = self.kept();
                 let kept = &mut *kept;
                 if kept.rows.capacity() == 0 && !ids.is_empty() {
@@ -213,9 +217,6 @@ impl BoundVocab {
                     }
                 })
             }
-            RowCache::None => write_rows(index, out, dim, threads, |id| {
-                &rows[fresh[&id] * dim..][..dim]
-            }),
         }
     }
 
@@ -246,17 +247,24 @@ impl BoundVocab {
                 return Err(Error::OutputLength { expected, got });
             }
         }
+        self.check_ids(index.iter().chain(ids))
+    }
+
+    /// [`Error::Id`] for the first id (in order) that is not `ZERO_ROW` and not below `len()`.
+    fn check_ids<'a>(&self, ids: impl IntoIterator<Item = &'a u32>) -> Result<(), Error> {
         let tokens = self.len();
-        if let Some((index, &id)) = index
-            .iter()
-            .chain(ids)
+        match ids
+            .into_iter()
             .enumerate()
             .find(|(_, &id)| id != ZERO_ROW && id as usize >= tokens)
         {
-            let id = id as usize;
-            return Err(Error::Id { index, id, tokens });
+            Some((index, &id)) => Err(Error::Id {
+                index,
+                id: id as usize,
+                tokens,
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -308,7 +316,7 @@ mod tests {
 
     /// Rows of `index` through `v` as a caller does it: missing, compute, fill.
     fn embed(v: &BoundVocab, index: &[u32]) -> Vec<f32> {
-        let ids = v.missing(index, true);
+        let ids = v.missing(index, true).unwrap();
         let (chars, offsets) = v.batch_of(&ids);
         let texts = Texts::new(&chars, &offsets).unwrap();
         let dim = v.embedder().dim();
@@ -361,7 +369,7 @@ mod tests {
             };
             assert_eq!(v.cached_rows(), expected);
             if let RowCache::Lazy { max_rows: 2 } = v.cache() {
-                assert_eq!(v.missing(&index, true), [3, 5, 4]);
+                assert_eq!(v.missing(&index, true), Ok(vec![3, 5, 4]));
             }
         }
     }
@@ -371,6 +379,12 @@ mod tests {
         let e = Embedder::new(&Config::default()).unwrap();
         let (chars, offsets) = vocab(&["a", "b"]);
         let v = BoundVocab::new(e, chars, offsets, RowCache::None).unwrap();
+        let bad = Err(Error::Id {
+            index: 1,
+            id: 2,
+            tokens: 2,
+        });
+        assert_eq!(v.missing(&[0, 2], true), bad);
         let mut out = vec![0f32; 2 * 768];
         let err = v.fill_f32(&[0, 2], &[0], &[0f32; 768], &mut out, None);
         assert_eq!(

@@ -25,24 +25,6 @@ CACHES = ("none", "lazy", "full")
 _ROW_BYTES = 4  # the cache holds float32 rows
 
 
-def _max_cache_bytes(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise parameter_error(
-            ParameterTypeError, "max_cache_bytes must be an int or None, not bool", "max_cache_bytes", value
-        )
-    try:
-        n = operator.index(value)
-    except TypeError:
-        message = f"max_cache_bytes must be an int or None, not {type(value).__name__}"
-        raise parameter_error(ParameterTypeError, message, "max_cache_bytes", value) from None
-    if n < 0:
-        message = f"max_cache_bytes={n} is out of range: expected an int >= 0 or None"
-        raise parameter_error(ParameterError, message, "max_cache_bytes", n)
-    return n
-
-
 def _int_array(value: Any, name: str, kinds: str) -> np.ndarray:
     """`value` as a numpy array without a copy (numpy arrays, buffers, CPU torch tensors)."""
     try:
@@ -81,7 +63,7 @@ class VocabEmbedder:
         if cache not in CACHES:
             message = f"cache={cache!r} is unknown: expected one of {', '.join(map(repr, CACHES))}"
             raise parameter_error(ParameterError, message, "cache", cache)
-        limit = _max_cache_bytes(max_cache_bytes)
+        limit = _checks.optional_int(max_cache_bytes, "max_cache_bytes", minimum=0)
         tokens = _vocab.vocab_tokens(vocab)
         row_bytes = embedder.dim * _ROW_BYTES
         max_rows = len(tokens) if limit is None else min(len(tokens), limit // row_bytes)

@@ -6,13 +6,14 @@ each other."""
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from . import _core
-from .errors import ParameterError, parameter_error
+from .errors import ParameterError, ParameterTypeError, parameter_error
 
 _DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64), "float16": np.dtype(np.float16)}
 
@@ -100,3 +101,21 @@ def unordered(name: str, value: Any) -> TypeError:
         f"{name} must be an ordered sequence, not a {type(value).__name__} (whose order is "
         "arbitrary): pass sorted(...) or a list"
     )
+
+
+def optional_int(value: Any, name: str, minimum: int = 1) -> int | None:
+    """`value` as an int of at least `minimum`, or None; bools, floats and strings are refused."""
+    what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise parameter_error(ParameterTypeError, f"{name} must be {what} or None, not bool", name, value)
+    try:
+        n = operator.index(value)
+    except TypeError:
+        message = f"{name} must be {what} or None, not {type(value).__name__}"
+        raise parameter_error(ParameterTypeError, message, name, value) from None
+    if n < minimum:
+        message = f"{name}={n} is out of range: expected {what} or None"
+        raise parameter_error(ParameterError, message, name, n)
+    return n

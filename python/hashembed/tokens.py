@@ -13,7 +13,6 @@ are never imported here, so neither is needed unless you pass their objects.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,10 +22,7 @@ from . import _checks
 from .errors import (
     ItemError,
     ItemTypeError,
-    ParameterError,
-    ParameterTypeError,
     item_error,
-    parameter_error,
     renamed,
 )
 
@@ -35,26 +31,6 @@ if TYPE_CHECKING:
     from ._embedder import HashEmbedder
 
 __all__ = ["embed_encodings", "embed_tokens"]
-
-
-def _positive_int(value: Any, name: str) -> int | None:
-    """`value` as a positive int, or None; bools, floats and strings are refused."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise parameter_error(
-            ParameterTypeError, f"{name} must be a positive int or None, not bool", name, value
-        )
-    try:
-        n = operator.index(value)
-    except TypeError:
-        message = f"{name} must be a positive int or None, not {type(value).__name__}"
-        raise parameter_error(ParameterTypeError, message, name, value) from None
-    if n < 1:
-        raise parameter_error(
-            ParameterError, f"{name}={n} is out of range: expected a positive int or None", name, n
-        )
-    return n
 
 
 def _widths(longest: int, max_length: int | None, pad_to_multiple_of: int | None) -> tuple[int, int]:
@@ -153,8 +129,8 @@ def embed_tokens(
     num_threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """See `HashEmbedder.embed_tokens`."""
-    max_length = _positive_int(max_length, "max_length")
-    pad_to_multiple_of = _positive_int(pad_to_multiple_of, "pad_to_multiple_of")
+    max_length = _checks.optional_int(max_length, "max_length")
+    pad_to_multiple_of = _checks.optional_int(pad_to_multiple_of, "pad_to_multiple_of")
     rows = _token_rows(batch)
     full = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
     seq = _widths(int(full.max(initial=0)), max_length, pad_to_multiple_of)[1]
@@ -220,8 +196,8 @@ def embed_encodings(
     num_threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """See `HashEmbedder.embed_encodings`."""
-    max_length = _positive_int(max_length, "max_length")
-    pad_to_multiple_of = _positive_int(pad_to_multiple_of, "pad_to_multiple_of")
+    max_length = _checks.optional_int(max_length, "max_length")
+    pad_to_multiple_of = _checks.optional_int(pad_to_multiple_of, "pad_to_multiple_of")
     encs = _encodings(encodings)
     token_rows = [e.tokens for e in encs]
     lens = [len(t) for t in token_rows]
@@ -287,8 +263,8 @@ def embed_encoding_ids(
     num_threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """See `VocabEmbedder.embed_encodings`: `embed_encodings` from the encodings' ids."""
-    max_length = _positive_int(max_length, "max_length")
-    pad_to_multiple_of = _positive_int(pad_to_multiple_of, "pad_to_multiple_of")
+    max_length = _checks.optional_int(max_length, "max_length")
+    pad_to_multiple_of = _checks.optional_int(pad_to_multiple_of, "pad_to_multiple_of")
     arrays = _batch_arrays(encodings, skip_special_tokens)
     if arrays is not None:
         ids, attention, *special = arrays

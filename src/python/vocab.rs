@@ -176,7 +176,7 @@ impl PyVocab {
         threads: Option<usize>,
     ) -> PyResult<()> {
         let v = &self.inner;
-        let ids = py.detach(|| v.missing(index, true));
+        let ids = py.detach(|| v.missing(index, true)).map_err(to_py)?;
         let rows = self.compute::<f32>(py, &ids, threads)?;
         py.detach(|| v.fill_f32(index, &ids, &rows, out, threads))
             .map_err(to_py)
@@ -191,7 +191,7 @@ impl PyVocab {
         threads: Option<usize>,
     ) -> PyResult<()> {
         let v = &self.inner;
-        let ids = py.detach(|| v.missing(index, false));
+        let ids = py.detach(|| v.missing(index, false)).map_err(to_py)?;
         let rows = self.compute::<T>(py, &ids, threads)?;
         py.detach(|| v.fill(index, &ids, &rows, out, threads))
             .map_err(to_py)
