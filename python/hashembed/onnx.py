@@ -250,16 +250,18 @@ def _encoder(model: Any, layer: Any) -> Any:
     import torch
 
     from .torch.metrics import mean_pool
+    from .torch.students import output_projection
 
     class Encoder(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.model, self.projection = model, layer.projection
+            self.output_projection = output_projection(model)
 
         def forward(self, hash_vectors: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             x = hash_vectors if self.projection is None else self.projection(hash_vectors)
             hidden = self.model(inputs_embeds=x, attention_mask=attention_mask).last_hidden_state
-            return mean_pool(hidden, attention_mask)
+            return mean_pool(hidden, attention_mask, self.output_projection)
 
     return Encoder()
 

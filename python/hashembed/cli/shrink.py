@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..errors import ParameterError
 from .config import add_config_flags, embedder_from
 from .errors import CLIError
 
@@ -33,7 +34,16 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-length", type=int, default=128, metavar="N", help="tokens per text at most (128)")
     p.add_argument("--lr", type=float, default=None, metavar="LR", help="learning rate (shrink's default)")
     p.add_argument("--max-minutes", type=float, metavar="M", help="stop training after M minutes")
-    p.add_argument("--out-dim", type=int, metavar="N", help="projection output (the model's hidden size)")
+    p.add_argument("--out-dim", type=int, metavar="N", help="projection output (the student's hidden size)")
+    student = p.add_argument_group(
+        "student size",
+        "a smaller encoder of the teacher's family, initialised from it (default: the teacher's sizes; "
+        "a narrower width keeps the teacher's head size and feed-forward ratio)",
+    )
+    student.add_argument("--num-layers", type=int, metavar="N", help="transformer layers")
+    student.add_argument("--hidden-size", type=int, metavar="N", help="hidden width")
+    student.add_argument("--intermediate-size", type=int, metavar="N", help="feed-forward width")
+    student.add_argument("--num-attention-heads", type=int, metavar="N", help="attention heads")
     p.add_argument(
         "--training-seed",
         type=int,
@@ -89,10 +99,15 @@ def cmd_shrink(args: argparse.Namespace) -> int:
             model, tokenizer, texts,
             embedder=embedder, out_dim=args.out_dim, steps=args.steps, batch_size=args.batch_size,
             max_length=args.max_length, eval_texts=eval_texts, progress=not args.quiet,
-            seed=args.training_seed, **options,
+            seed=args.training_seed, num_layers=args.num_layers, hidden_size=args.hidden_size,
+            intermediate_size=args.intermediate_size, num_attention_heads=args.num_attention_heads,
+            **options,
         )  # fmt: skip
     except FloatingPointError as e:
         raise CLIError(str(e)) from None
+    except ParameterError as e:
+        flag = f"--{e.parameter.replace('_', '-')}: " if isinstance(e.parameter, str) else ""
+        raise CLIError(f"{flag}{e}") from None
     saving.save(result.model, tokenizer, target)
     print(result.summary())
     size = sum(f.stat().st_size for f in target.iterdir() if f.is_file())

@@ -10,13 +10,18 @@ import torch
 from torch import nn
 
 from .batches import Encoder
+from .students import output_projection
 
 
-def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor, projection: nn.Module | None = None) -> torch.Tensor:
     """The mean of the unmasked token vectors, L2-normalised: the sentence embedding of
-    sentence-transformers models such as all-MiniLM-L6-v2."""
+    sentence-transformers models such as all-MiniLM-L6-v2. A narrower student's
+    `projection` (`hashembed.torch.students.output_projection`) maps the mean to the
+    teacher's width first."""
     weights = mask.unsqueeze(-1).to(hidden.dtype)
     pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+    if projection is not None:
+        pooled = projection(pooled)
     return nn.functional.normalize(pooled, dim=-1)
 
 
@@ -38,7 +43,8 @@ def sentence_embeddings(
             chunk = order[start : start + batch_size]
             ids, mask = encode([texts[i] for i in chunk])
             ids, mask = ids.to(device), mask.to(device)
-            vectors = mean_pool(model(input_ids=ids, attention_mask=mask).last_hidden_state, mask)
+            hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
+            vectors = mean_pool(hidden, mask, output_projection(model))
             if out is None:
                 out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
             out[chunk] = vectors.float().cpu().numpy()

@@ -1,6 +1,6 @@
 """`save` and `load`: a hash-embedded transformers model on disk, without its table.
 
-A saved directory holds `model.safetensors` (every weight the model trains, its projection
+A saved directory holds `model.safetensors` (every weight the model trains, its projections
 included, and no V x dim table), `config.json` (the transformers configuration), the
 tokenizer's own files, and `hashembed.json`: the embedder's configuration and the spec
 version of the function, without which the weights mean nothing. Loading recomputes the hash
@@ -22,6 +22,7 @@ from .._embedder import HashEmbedder
 from ..reference import SPEC_VERSION
 from .batches import check_tokenizer, is_transformers_tokenizer
 from .embedding import HashEmbedding
+from .students import attach_output_projection, output_projection
 
 MANIFEST = "hashembed.json"
 WEIGHTS = "model.safetensors"
@@ -61,6 +62,7 @@ def save(model: Any, tokenizer: Any, directory: str | os.PathLike[str]) -> Path:
     from safetensors.torch import save_model
 
     layer = _hash_layer(model)
+    lift = output_projection(model)
     check_tokenizer(tokenizer)
     target = check_target(directory)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +80,7 @@ def save(model: Any, tokenizer: Any, directory: str | os.PathLike[str]) -> Path:
             "hashembed_version": __version__,
             "embedder": layer.embedder.config(),
             "out_dim": layer.embedding_dim if layer.projection is not None else None,
+            "output_projection": None if lift is None else int(lift.out_features),
             "vocab_size": layer.num_embeddings,
             "model_class": type(model).__name__,
             "tokenizer": "transformers" if is_transformers_tokenizer(tokenizer) else "tokenizers",
@@ -154,5 +157,7 @@ def load(directory: str | os.PathLike[str]) -> tuple[Any, Any]:
             f"{manifest['vocab_size']}"
         )
     model.set_input_embeddings(layer)
+    if manifest.get("output_projection") is not None:
+        attach_output_projection(model, int(manifest["output_projection"]))
     load_model(model, str(path / WEIGHTS), strict=True)
     return model.eval(), tokenizer

@@ -17,6 +17,7 @@ from torch import nn
 
 from .._embedder import HashEmbedder
 from ..vocab import vocab_tokens
+from . import students
 from .batches import Encoder, check_tokenizer, text_list
 from .embedding import HashEmbedding, parameter_count, replace_input_embeddings
 from .metrics import agreement, mean_pool, sentence_embeddings
@@ -33,6 +34,10 @@ WARMUP = 0.05
 INPUT_LR_SCALE = 10.0
 """How much faster than the rest of the model the new input layer learns: it starts from a
 fit, not from pretraining, so it has the most to learn."""
+
+# How many training texts the principal directions of a narrower student are taken from: a
+# few thousand token vectors of every layer pin down a few hundred directions.
+_BASIS_ROWS = 256
 
 # Models pad their embedding matrix to a multiple of 8, 64 or 128 rows for speed; a tokenizer
 # with more ids, or with fewer than the rows minus that padding, belongs to another model.
@@ -132,13 +137,23 @@ def _layer_loss(student: torch.Tensor, teacher: torch.Tensor, weights: torch.Ten
     return err / scale
 
 
-def distillation_loss(student_out: Any, teacher_out: Any, mask: torch.Tensor) -> torch.Tensor:
+def distillation_loss(
+    student_out: Any,
+    teacher_out: Any,
+    mask: torch.Tensor,
+    layers: Sequence[int] | None = None,
+    projection: nn.Module | None = None,
+) -> torch.Tensor:
     """Every hidden state (the embedding output and each layer's) matched to the teacher's,
-    plus one minus the cosine of the mean-pooled sentence embeddings."""
+    plus one minus the cosine of the mean-pooled sentence embeddings. A smaller student's
+    hidden state i is matched to the teacher's `layers[i]` (`students.hidden_state_map`),
+    through `projection` where it is narrower."""
     weights = mask.unsqueeze(-1).to(student_out.last_hidden_state.dtype)
-    pairs = list(zip(student_out.hidden_states, teacher_out.hidden_states))
+    index = range(len(student_out.hidden_states)) if layers is None else layers
+    lift = projection if projection is not None else nn.Identity()
+    pairs = [(lift(s), teacher_out.hidden_states[i]) for s, i in zip(student_out.hidden_states, index)]
     hidden = sum(_layer_loss(s, t, weights) for s, t in pairs) / len(pairs)
-    s_pool = mean_pool(student_out.last_hidden_state, mask)
+    s_pool = mean_pool(student_out.last_hidden_state, mask, projection)
     t_pool = mean_pool(teacher_out.last_hidden_state, mask)
     return hidden + (1 - (s_pool * t_pool).sum(-1)).mean()
 
@@ -195,7 +210,8 @@ class _Schedule:
     def __call__(self, step: int) -> float:
         done = self.progress(step)
         if done < WARMUP:
-            return max(done, 1 / self.steps) / WARMUP
+            # never above 1: a run of fewer than 20 steps has no step inside the warm-up
+            return min(1.0, max(done, 1 / self.steps) / WARMUP)
         return max(0.0, (1.0 - done) / (1.0 - WARMUP))
 
 
@@ -216,6 +232,10 @@ def shrink(
     init_projection: bool = True,
     eval_every: int | None = None,
     max_seconds: float | None = None,
+    num_layers: int | None = None,
+    hidden_size: int | None = None,
+    intermediate_size: int | None = None,
+    num_attention_heads: int | None = None,
 ) -> ShrinkResult:
     """Distils a copy of `model` whose input embeddings are a `HashEmbedding`; returns a
     `ShrinkResult` with the student.
@@ -237,27 +257,42 @@ def shrink(
     texts = text_list(texts, "texts", 1)
     eval_list = None if eval_texts is None else text_list(eval_texts, "eval_texts", 3)
     _check_options(steps, batch_size, max_length, lr, eval_every, max_seconds)
-    hidden_size = int(table.shape[1])
+    shape = students.student_shape(
+        getattr(model, "config", None), num_layers=num_layers, hidden_size=hidden_size,
+        intermediate_size=intermediate_size, num_attention_heads=num_attention_heads,
+    )  # fmt: skip
+    width = int(table.shape[1]) if shape is None else shape.hidden_size
     embedder = HashEmbedder.preset(DEFAULT_PRESET) if embedder is None else embedder
     if not isinstance(embedder, HashEmbedder):
         raise TypeError(f"embedder must be a HashEmbedder, not {type(embedder).__name__}")
-    if out_dim is None and embedder.dim != hidden_size:
-        out_dim = hidden_size
-    if out_dim is not None and out_dim != hidden_size:
-        raise ValueError(f"out_dim must be the model's hidden size, {hidden_size}, not {out_dim!r}")
+    if out_dim is None and embedder.dim != width:
+        out_dim = width
+    if out_dim is not None and out_dim != width:
+        raise ValueError(f"out_dim must be the student's hidden size, {width}, not {out_dim!r}")
     tokens = vocab_tokens(tokenizer)
     _check_vocab(tokens, int(table.shape[0]))
 
     torch.manual_seed(seed)
-    student = copy.deepcopy(model)
-    replace_input_embeddings(student, tokens, embedder, out_dim)
-    layer: HashEmbedding = student.get_input_embeddings()
     encode = Encoder(tokenizer, max_length)
     rows = encode.token_ids(texts)
+    target = table.detach()[: len(tokens)]
+    if shape is None:
+        student = copy.deepcopy(model)
+    else:
+        basis = None
+        if shape.hidden_size < target.shape[1]:
+            starts = range(0, min(len(rows), _BASIS_ROWS), batch_size)
+            sample = [encode.pad(rows[i : i + batch_size]) for i in starts]
+            on_device = [(ids.to(table.device), mask.to(table.device)) for ids, mask in sample]
+            basis = students.hidden_basis(model, on_device, width)
+            target = (target.to(basis.dtype) @ basis.to(table.device)).to(table.dtype)
+        student, _ = students.build_student(model, shape, basis)
+    replace_input_embeddings(student, tokens, embedder, out_dim)
+    layer: HashEmbedding = student.get_input_embeddings()
     r2 = None
     if layer.projection is not None and init_projection:
         weights = token_weights(rows, len(tokens))
-        r2 = layer.fit_projection(table.detach()[: len(tokens)], weights=weights)
+        r2 = layer.fit_projection(target, weights=weights)
     result = _distil_rows(
         model, student, tokenizer, encode, rows, eval_list, steps, batch_size, lr, seed,
         progress, eval_every, max_seconds, table,
@@ -356,6 +391,8 @@ def _train(
     from ..cli.progress import Progress
 
     layer = student.get_input_embeddings()
+    matched = students.hidden_state_map(teacher, student)
+    projection = students.output_projection(student)
     device = table.device
     student.to(device)
     student.eval()  # dropout off; gradients flow all the same
@@ -404,7 +441,7 @@ def _train(
             with torch.no_grad():
                 want = teacher(input_ids=ids, attention_mask=mask, output_hidden_states=True)
             got = student(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-            loss = distillation_loss(got, want, mask)
+            loss = distillation_loss(got, want, mask, matched, projection)
             value = loss.detach().item()
             if not math.isfinite(value):
                 raise FloatingPointError(f"the loss became {value} at step {step}: try a lower lr than {lr}")
