@@ -163,6 +163,20 @@ def test_a_small_student_trains_saves_and_loads_bit_identically(teacher, tokeniz
     assert np.array_equal(got, want)
 
 
+def test_a_narrower_student_exports_to_onnx_with_its_output_projection(teacher, tokenizer, tmp_path) -> None:
+    import onnxruntime as ort
+    from hashembed.onnx import SENTENCE_OUTPUT, export_model
+    from test_onnx_model import onnx_inputs
+
+    model = _small(teacher, tokenizer, num_layers=1, hidden_size=16).model
+    path = export_model(model, tmp_path / "student.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (got,) = session.run([SENTENCE_OUTPUT], onnx_inputs(tokenizer, TEXTS[:12], 24))
+    want = sentence_embeddings(model, tokenizer, TEXTS[:12], max_length=24)
+    assert got.shape == want.shape == (12, 32)
+    assert float(np.abs(got - want).max()) < 1e-5
+
+
 def test_cli_shrink_builds_a_smaller_student(teacher, tokenizer, tmp_path, capsys) -> None:
     model_dir = tmp_path / "teacher"
     teacher.save_pretrained(model_dir)

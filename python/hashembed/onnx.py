@@ -307,7 +307,8 @@ def export_model(
     `.tokens`: "##ing", "[CLS]"), in its first `lengths[b, s]` places; `lengths` int64
     (B, S); `attention_mask` int64 (B, S). Output: `sentence_embedding` float32 (B, hidden),
     the L2-normalised mean of the last hidden states over the mask
-    (`hashembed.torch.sentence_embeddings`). The file holds the embedder's seeds, the
+    (`hashembed.torch.sentence_embeddings`), through a narrower student's output projection
+    (so `hidden` is the teacher's width). The file holds the embedder's seeds, the
     projection and the transformer, and no V x dim table. `deduplicate` is
     `export_embedder`'s.
     """
