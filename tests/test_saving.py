@@ -307,32 +307,39 @@ def test_an_earlier_save_without_checksums_is_replaced_whole(
 
 
 def _interrupting(monkeypatch, at: int) -> list[int]:
-    """Sends this process a SIGINT just before file-system call number `at` (a directory made,
-    renamed or deleted) from now on; returns the count of such calls made."""
-    calls = [0]
+    """Sends this process a SIGINT at moment number `at` from now on, where the moments are
+    just before and just after each file-system call (a directory made, a file or directory
+    renamed or deleted); returns the count of moments passed."""
+    moments = [0]
+
+    def moment() -> None:
+        moments[0] += 1
+        if moments[0] == at + 1:
+            signal.raise_signal(signal.SIGINT)
 
     def wrap(real):
         def call(*args, **kwargs):
-            calls[0] += 1
-            if calls[0] == at + 1:
-                signal.raise_signal(signal.SIGINT)
-            return real(*args, **kwargs)
+            moment()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                moment()
 
         return call
 
     for module, name in [(os, "mkdir"), (os, "rename"), (os, "rmdir"), (os, "unlink"), (shutil, "rmtree")]:
         monkeypatch.setattr(module, name, wrap(getattr(module, name)))
-    return calls
+    return moments
 
 
 @pytest.mark.skipif(not hasattr(signal, "raise_signal"), reason="signal.raise_signal is Python 3.8+")
 def test_an_interrupt_at_any_step_leaves_one_whole_save_and_no_debris(
     saved: Path, students, tokenizer, tmp_path: Path, monkeypatch
 ) -> None:
-    """Ctrl-C during `save` could leave a hidden `.NAME.old.XXXX` directory, and
-    raised KeyboardInterrupt after the new save had completed. An interrupt is sent before
-    each file-system step of a save over an earlier one in turn: afterwards the directory
-    holds the earlier save (KeyboardInterrupt) or the new one (no exception, or a
+    """Ctrl-C during `save` could leave a hidden `.NAME.old.XXXX` directory, and raised
+    KeyboardInterrupt after the new save had completed. An interrupt is sent just before and
+    just after each file-system step of a save over an earlier one, in turn: afterwards the
+    directory holds the earlier save (KeyboardInterrupt) or the new one (no exception, or a
     KeyboardInterrupt saying it was saved), every file verified, and nothing else is left."""
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     out = tmp_path / "out"
@@ -343,7 +350,7 @@ def test_an_interrupt_at_any_step_leaves_one_whole_save_and_no_debris(
         shutil.copytree(saved, out)
         interrupted = None
         with monkeypatch.context() as patch:
-            calls = _interrupting(patch, at)
+            moments = _interrupting(patch, at)
             try:
                 save(students[1], tokenizer, out)
             except KeyboardInterrupt as e:
@@ -356,7 +363,7 @@ def test_an_interrupt_at_any_step_leaves_one_whole_save_and_no_debris(
         else:
             assert now == ("new" if "saved" in interrupted else "old"), (at, interrupted)
         outcomes.append(now if interrupted is None else f"{now}, interrupted")
-        if calls[0] <= at:  # the save made fewer steps: no interrupt was sent
+        if moments[0] <= at:  # the save passed fewer moments: no interrupt was sent
             break
     assert outcomes[-1] == "new", outcomes
     assert {"old, interrupted", "new, interrupted"} <= set(outcomes), outcomes

@@ -140,8 +140,10 @@ def save(model: Any, tokenizer: Any, directory: str | os.PathLike[str]) -> Path:
     check_tokenizer(tokenizer)
     target = check_target(directory)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = directory_beside(target)
+    staging: Path | None = None
     try:
+        with held_signals():
+            staging = directory_beside(target)
         try:
             _write(model, tokenizer, layer, staging)
         except Exception as e:
@@ -151,7 +153,8 @@ def save(model: Any, tokenizer: Any, directory: str | os.PathLike[str]) -> Path:
             raise error from None
         _commit(staging, target)
     except KeyboardInterrupt:
-        committed = not staging.exists()  # it is renamed back if the interrupt undid the renames
+        # `staging` is renamed back if the interrupt undid the renames
+        committed = staging is not None and not staging.exists()
         _discard(staging)
         if committed:
             raise KeyboardInterrupt(f"{target}: saved; interrupted after the save completed") from None
@@ -162,9 +165,10 @@ def save(model: Any, tokenizer: Any, directory: str | os.PathLike[str]) -> Path:
     return target
 
 
-def _discard(staging: Path) -> None:
-    with held_signals():
-        shutil.rmtree(staging, ignore_errors=True)
+def _discard(staging: Path | None) -> None:
+    if staging is not None:
+        with held_signals():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _commit(staging: Path, target: Path) -> None:
