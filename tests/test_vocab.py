@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import hashembed
@@ -205,6 +206,44 @@ def test_save_table_of_a_strided_table(tmp_path, table):
     assert np.array_equal(safetensors_numpy.load_file(str(tmp_path / "v.safetensors"))["embeddings"], view)
     hashembed.save_table(tmp_path / "V.NPY", view)  # the extension is case-insensitive
     assert np.array_equal(np.load(tmp_path / "V.NPY"), view)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(12, dtype=np.float32).reshape(3, 4),
+        np.arange(24, dtype=">f4").reshape(2, 3, 4)[:, ::2],  # big-endian and strided
+        np.zeros((0, 8), dtype=np.float16),
+        np.float64(2.5),  # 0-d
+        np.array([[True, False]]),
+        np.arange(6, dtype=np.int8),
+        np.arange(6, dtype=np.uint64),
+    ],
+    ids=lambda a: f"{a.dtype.str}{list(a.shape)}",
+)
+def test_save_table_writes_safetensors_without_the_package(tmp_path, monkeypatch, array):
+    """On the base install (NumPy only) `save_table` to .safetensors was an ImportError. The
+    file is now written without the package, in the bytes `safetensors.numpy.save` makes."""
+    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    want = safetensors_numpy.save(
+        {"embeddings": np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))}
+    )
+    with monkeypatch.context() as patch:
+        for name in [m for m in sys.modules if m == "safetensors" or m.startswith("safetensors.")]:
+            patch.setitem(sys.modules, name, None)  # `import safetensors` now fails
+        hashembed.save_table(tmp_path / "t.safetensors", array)
+    assert (tmp_path / "t.safetensors").read_bytes() == want
+    back = safetensors_numpy.load_file(str(tmp_path / "t.safetensors"))["embeddings"]
+    assert back.dtype == array.dtype.newbyteorder("=") and np.array_equal(back.reshape(array.shape), array)
+
+
+def test_save_table_names_a_dtype_safetensors_lacks(tmp_path):
+    with pytest.raises(
+        hashembed.errors.ParameterTypeError, match=r"table has dtype <U1, which safetensors cannot store"
+    ) as info:
+        hashembed.save_table(tmp_path / "t.safetensors", np.array(["a"]))
+    assert info.value.parameter == "table"
+    assert not list(tmp_path.iterdir())
 
 
 def test_save_table_needs_a_known_extension(tmp_path, table):

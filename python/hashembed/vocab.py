@@ -5,8 +5,8 @@ file, or a `tokenizers.Tokenizer`) into a `(V, dim)` table whose row i is the em
 token i, ready to load into an `nn.Embedding`; `save_table` writes it as .npy or
 .safetensors, and `load_tokenizer` loads a tokenizer from the same files.
 
-`tokenizers` is imported only to read a tokenizer.json or build a tokenizer, and
-`safetensors` only to write a .safetensors file.
+`tokenizers` is imported only to read a tokenizer.json or build a tokenizer; a .safetensors
+table is written without the `safetensors` package.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _safetensors
 from ._files import preallocate, replacing
 from .errors import ItemTypeError, item_error
 
@@ -257,7 +257,8 @@ def embed_vocab(
 
 def save_table(path: PathLike, table: Any) -> None:
     """Writes an embedding table: .npy (`numpy.save`) or .safetensors (one tensor named
-    "embeddings", as `safetensors.numpy.save_file` writes it), chosen by the extension."""
+    "embeddings", the bytes `safetensors.numpy.save_file` writes, though NumPy is all it
+    needs), chosen by the extension."""
     p = Path(os.fspath(path))
     ext = p.suffix.lower()
     if ext not in (".npy", ".safetensors"):
@@ -273,13 +274,10 @@ def save_table(path: PathLike, table: Any) -> None:
                 np.save(f, array, allow_pickle=False)
                 f.truncate()
         return
-    try:
-        from safetensors.numpy import save
-    except ImportError as e:
-        raise ImportError(
-            "writing .safetensors needs the 'safetensors' package: pip install safetensors"
-        ) from e
-    # Made in memory and written here, so that a full disk is an OSError like any other.
-    data = save({TABLE_KEY: np.ascontiguousarray(array)})
-    with replacing(p) as temp, open(temp, "wb") as f:
-        f.write(data)
+    stored = _safetensors.little_endian(array, "table")
+    head = _safetensors.header(TABLE_KEY, stored)
+    with replacing(p) as temp:
+        preallocate(temp, len(head) + stored.nbytes, p)
+        with open(temp, "r+b") as f:
+            f.write(head)
+            f.write(_safetensors.payload(stored))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -22,7 +23,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "golden" / "vectors.json"
@@ -156,7 +157,6 @@ def check_sdist(sdist: Path, version: str) -> None:
 def check_installed(vectors: Path, version: str) -> None:
     """Runs with the fresh virtualenv's Python, outside the source tree."""
     import importlib.metadata
-    import json
     import sysconfig
 
     import hashembed
@@ -209,10 +209,63 @@ def check_installed(vectors: Path, version: str) -> None:
         fail("hashembed embed wrote other rows than HashEmbedder().embed_batch")
     if not -1.0 <= float(run("similarity", "colour", "color")) <= 1.0:
         fail("hashembed similarity printed no cosine")
+    check_tables(hashembed, run, cli)
     print(
         f"installed {dist.version} ({', '.join(tags)}): {len(cases)} golden cases with "
-        f"{', '.join(kernels)}; the hashembed command works"
+        f"{', '.join(kernels)}; the hashembed command works; .safetensors tables without safetensors"
     )
+
+
+def read_safetensors(path: Path) -> dict[str, Any]:
+    """The arrays of a safetensors file, read by the format's definition (an 8-byte
+    little-endian header length, a JSON header, the data), not by hashembed's own writer."""
+    import numpy as np
+
+    data = path.read_bytes()
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    dtypes = {"F16": "<f2", "F32": "<f4", "F64": "<f8"}
+    arrays = {}
+    for name, info in header.items():
+        if name != "__metadata__":
+            start, stop = (8 + size + offset for offset in info["data_offsets"])
+            arrays[name] = np.frombuffer(data[start:stop], dtype=dtypes[info["dtype"]]).reshape(info["shape"])
+    return arrays
+
+
+def check_tables(hashembed: Any, run: Any, cli: str) -> None:
+    """The README's vocabulary tables on the base install: `save_table` and `hashembed vocab`
+    write .safetensors without the safetensors package, and a tokenizer.json without the
+    tokenizers package is one line naming the extra."""
+    import numpy as np
+
+    for package in ("safetensors", "tokenizers"):
+        if importlib.util.find_spec(package) is not None:
+            fail(f"the fresh virtualenv has {package}: this is not the base install")
+    Path("vocab.txt").write_text("\n".join(["[PAD]", *CLI_LINES]) + "\n", encoding="utf-8")
+    want = hashembed.HashEmbedder().embed_vocab("vocab.txt")
+    hashembed.save_table("table.safetensors", want)
+    run("vocab", "vocab.txt", "-o", "cli.safetensors", "--dtype", "float16", "--quiet")
+    tables = {
+        "save_table": (read_safetensors(Path("table.safetensors")), want),
+        "hashembed vocab": (read_safetensors(Path("cli.safetensors")), want.astype(np.float16)),
+    }
+    for what, (got, expected) in tables.items():
+        if list(got) != ["embeddings"] or got["embeddings"].tobytes() != expected.tobytes():
+            fail(f"{what} wrote another .safetensors table than embed_vocab's")
+    Path("tokenizer.json").write_text("{}", encoding="utf-8")
+    done = subprocess.run(
+        [cli, "vocab", "tokenizer.json", "-o", "t.safetensors"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+    )
+    if (
+        done.returncode != 2
+        or "pip install 'hashembed[hf]'" not in done.stderr
+        or done.stderr.count("\n") != 1
+    ):
+        fail(f"hashembed vocab tokenizer.json without tokenizers: exit {done.returncode}, {done.stderr!r}")
 
 
 # -- the driver ------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from .. import __version__
 from .commands import cmd_embed, cmd_info, cmd_similarity, cmd_vocab
 from .config import add_config_flags, add_output_flags
-from .errors import PROG, CLIError
+from .errors import PROG, CLIError, os_message
 from .shrink import add_parser as add_shrink_parser
 from .sources import TABLE_SUFFIXES
 
@@ -94,12 +94,6 @@ def _one_line(message: str) -> str:
     return " ".join(str(message).split()) or "unknown error"
 
 
-def _os_message(e: OSError) -> str:
-    if e.filename is not None and e.strerror:
-        return f"{e.filename}: {e.strerror}"
-    return str(e)
-
-
 def _terminated(signum: int, frame: object) -> None:
     # An exception, so that the commands' cleanup (removing partial outputs) runs.
     raise SystemExit(128 + signum)
@@ -127,7 +121,7 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as e:
         if isinstance(e, BrokenPipeError):
             return 1
-        message = _os_message(e)
+        message = os_message(e)
     except (ValueError, TypeError, OverflowError, MemoryError, ImportError) as e:
         message = str(e)
     except KeyboardInterrupt:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import ParameterError
 from .config import add_config_flags, embedder_from
-from .errors import CLIError
+from .errors import CLIError, os_message
 
 
 def add_parser(sub: Any) -> None:
@@ -108,8 +110,34 @@ def cmd_shrink(args: argparse.Namespace) -> int:
     except ParameterError as e:
         flag = f"--{e.parameter.replace('_', '-')}: " if isinstance(e.parameter, str) else ""
         raise CLIError(f"{flag}{e}") from None
-    saving.save(result.model, tokenizer, target)
     print(result.summary())
+    target = _save(saving, result.model, tokenizer, target)
     size = sum(f.stat().st_size for f in target.iterdir() if f.is_file())
     print(f"saved to {target} ({size / 1e6:.1f} MB)")
     return 0
+
+
+def _why(e: Exception) -> str:
+    return os_message(e) if isinstance(e, OSError) else str(e)
+
+
+def _save(saving: Any, model: Any, tokenizer: Any, target: Path) -> Path:
+    """`saving.save` to `target`; where that still fails after `check_target` passed (a full
+    disk, a directory changed during training), the trained model is saved to a new
+    directory in the temporary directory instead, which the error names."""
+    try:
+        return saving.save(model, tokenizer, target)
+    except Exception as e:
+        reason = _why(e)
+    spare = None
+    try:
+        spare = Path(tempfile.mkdtemp(prefix=f"hashembed-shrink-{target.name}-"))
+        kept = saving.save(model, tokenizer, spare)
+    except Exception as e:
+        with contextlib.suppress(OSError):
+            if spare is not None:
+                spare.rmdir()
+        raise CLIError(
+            f"cannot save the trained model: {reason}; nor in the temporary directory: {_why(e)}"
+        ) from None
+    raise CLIError(f"cannot save the trained model: {reason}; it is saved in {kept} instead")
