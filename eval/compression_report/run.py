@@ -12,8 +12,27 @@ import torch
 
 from . import pretrained as a
 from . import scratch as b
+from . import students as c
 from .markdown import write_report
 from .pretrained import cached
+
+
+def _part_c(setup: a.Setup, results: Path, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Trains (or reads back) every student of part (c); the main one has `--minutes`."""
+    done = {}
+    for name, (_, _, steps) in c.STUDENTS.items():
+        if args.train_only and name not in args.train_only:
+            continue
+        if steps is None:
+            seconds = args.minutes * 60
+            key, bound = f"c-{name}-{args.minutes:g}min", max(10, int(2 * seconds / setup.step_seconds))
+        else:
+            seconds, bound = None, max(2, int(steps * (0.01 if args.quick else 1)))
+            key = f"c-{name}-{bound}steps"
+        done[name] = cached(
+            results, key, lambda n=name, b=bound, s=seconds: c.run_student(setup, results, n, b, s, 6)
+        )
+    return done
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phrases", type=int, default=6_000, help="(b): training phrases per language")
     parser.add_argument("--epochs", type=int, default=4, help="(b): passes over the training phrases")
     parser.add_argument("--quick", action="store_true", help="a smoke run: tiny budgets and data")
+    parser.add_argument("--threads", type=int, help="torch's threads (default: torch's own choice)")
+    parser.add_argument(
+        "--train-only", action="append", metavar="STUDENT", choices=list(c.STUDENTS),
+        help="(c): train only this student and write no report; for runs side by side, one a process",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     if args.quick:
         args.minutes, args.grid_minutes = 0.2, 0.1
         args.train_sentences, args.eval_sentences, args.phrases, args.epochs = 2_000, 50, 300, 1
@@ -36,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
 
     setup = a.load_setup(args.train_sentences, args.eval_sentences)
+    students = _part_c(setup, results, args)
+    if args.train_only:
+        return 0
     untrained = [cached(results, f"a-{n}", lambda n=n: a.run_untrained(setup, n)) for n in a.UNTRAINED]
     main_key = f"a-robust-768-{args.minutes:g}min"
     main_run = cached(results, main_key, lambda: a.run_trained(setup, "robust-768", args.minutes * 60, 12))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
 from hashembed import HashEmbedder
 from hashembed.torch import load, save, shrink
 
@@ -13,14 +14,16 @@ from .pretrained import BATCH, MAX_LENGTH, Setup
 
 DEFAULT = HashEmbedder()  # the spec's defaults: ahead of robust at equal steps in part (a)
 
-# name -> (description, shrink's size arguments, share of the step budget). The steps are
-# fixed, not a time budget, so results do not depend on what else shares the machine; each
-# student gets the steps that its own speed fits in its share of the minutes.
-STUDENTS: dict[str, tuple[str, dict[str, int]]] = {
-    "6x384": ("same size: 6 layers x 384, the spec's default configuration", {}),
-    "3x384": ("3 layers x 384 (every other layer)", {"num_layers": 3}),
-    "4x256": ("4 layers x 256, 8 heads, feed-forward 1024", {"num_layers": 4, "hidden_size": 256}),
-    "2x128": ("2 layers x 128, 4 heads, feed-forward 512", {"num_layers": 2, "hidden_size": 128}),
+MAIN = "6x384"
+"""The same-size student, trained for the main time budget; the smaller ones train for a
+fixed number of steps, so their figures do not depend on what else shares the machine."""
+
+# name -> (description, shrink's size arguments, steps; None for MAIN, which has minutes)
+STUDENTS: dict[str, tuple[str, dict[str, int], int | None]] = {
+    MAIN: ("same size: 6 layers x 384, the spec's default configuration", {}, None),
+    "4x256": ("4 layers x 256, 8 heads, feed-forward 1024", {"num_layers": 4, "hidden_size": 256}, 800),
+    "2x128": ("2 layers x 128, 4 heads, feed-forward 512", {"num_layers": 2, "hidden_size": 128}, 800),
+    "3x384": ("3 layers x 384 (every other layer)", {"num_layers": 3}, 500),
 }
 
 
@@ -28,13 +31,16 @@ def model_dir(results: Path, name: str) -> Path:
     return results / "models" / name
 
 
-def run_student(setup: Setup, results: Path, name: str, steps: int, curve_points: int) -> dict[str, Any]:
-    """Trains student `name` for `steps` steps, saves it under `results`, and returns its figures."""
-    description, sizes = STUDENTS[name]
+def run_student(
+    setup: Setup, results: Path, name: str, steps: int, max_seconds: float | None, curve_points: int
+) -> dict[str, Any]:
+    """Trains student `name` for `steps` steps or `max_seconds`, saves it under `results`,
+    and returns its figures."""
+    description, sizes, _ = STUDENTS[name]
     result = shrink(
         setup.teacher, setup.tokenizer, setup.train, embedder=DEFAULT, steps=steps, batch_size=BATCH,
         max_length=MAX_LENGTH, eval_texts=setup.held_out, eval_every=max(1, steps // curve_points),
-        progress=True, **sizes,
+        max_seconds=max_seconds, progress=True, **sizes,
     )  # fmt: skip
     path = save(result.model, setup.tokenizer, model_dir(results, name))
     return {
@@ -51,6 +57,8 @@ def run_student(setup: Setup, results: Path, name: str, steps: int, curve_points
         "seconds": result.seconds,
         "cpu_seconds": result.cpu_seconds,
         "history": result.history,
+        "max_seconds": max_seconds,
+        "threads": torch.get_num_threads(),
         "model_dir": str(path),
     }
 
