@@ -81,9 +81,9 @@ def test_traced_ids_outside_the_vocabulary_are_errors() -> None:
     good = torch.tensor([[0, len(VOCAB) - 1]])
     for run in runs:
         assert_same_bits(torch.as_tensor(run(good)).numpy(), layer(good).numpy())
-        for bad in (-1, -len(VOCAB), len(VOCAB), 2**40):
-            n = len(VOCAB)
-            with pytest.raises(Exception, match=rf"index {n} is out of bounds|idx={n} must be within") as error:
+        n = len(VOCAB)
+        for bad in (-1, -n, n, 2**40):
+            with pytest.raises(Exception, match=rf"index {n} is out of bounds|idx={n} must be") as error:
                 run(torch.tensor([[0, bad]]))
             assert isinstance(error.value, (IndexError, RuntimeError, ort_error)), error.value
 

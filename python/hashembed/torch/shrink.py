@@ -109,7 +109,8 @@ def _positive_float(name: str, value: Any) -> float:
         message = f"{name} must be a finite number > 0, not {type(value).__name__}"
         raise parameter_error(ParameterTypeError, message, name, value)
     if not math.isfinite(value) or value <= 0:
-        raise parameter_error(ParameterError, f"{name} must be a finite number > 0, not {value!r}", name, value)
+        message = f"{name} must be a finite number > 0, not {value!r}"
+        raise parameter_error(ParameterError, message, name, value)
     return float(value)
 
 
@@ -120,7 +121,8 @@ def _seed(value: Any) -> int:
     except TypeError:
         n = None
     if n is None:
-        raise parameter_error(ParameterTypeError, f"seed must be an int, not {type(value).__name__}", "seed", value)
+        message = f"seed must be an int, not {type(value).__name__}"
+        raise parameter_error(ParameterTypeError, message, "seed", value)
     if not -(2**63) <= n < 2**64:
         message = f"seed={n} is out of range: torch.manual_seed takes -2**63 <= seed < 2**64"
         raise parameter_error(ParameterError, message, "seed", n)
@@ -428,7 +430,8 @@ def _train(
     targets = None
     initial: dict[str, float] = {}
     if eval_texts is not None:
-        status("shrink", f"evaluating the teacher and the untrained student on {len(eval_texts):,} texts", progress)
+        what = f"evaluating the teacher and the untrained student on {len(eval_texts):,} texts"
+        status("shrink", what, progress)
         targets = sentence_embeddings(teacher, tokenizer, eval_texts, max_length=encode.max_length)
         initial = agreement(
             sentence_embeddings(student, tokenizer, eval_texts, max_length=encode.max_length), targets
