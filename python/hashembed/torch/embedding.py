@@ -56,7 +56,8 @@ class HashEmbedding(nn.Module):
 
     `forward(ids)` takes integer ids of any shape and dtype and returns float embeddings of
     shape `(*ids.shape, embedding_dim)` on the ids' device; an id outside
-    [0, num_embeddings) raises IndexError naming it.
+    [0, num_embeddings) raises IndexError naming it. A trace cannot hold that check: its
+    graph refuses such an id in its gather instead ("index num_embeddings is out of bounds").
     """
 
     weight: torch.Tensor
