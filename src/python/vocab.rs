@@ -259,7 +259,12 @@ fn with_ints(
                     PyValueError::new_err(format!("{name} is being written by another thread"))
                 })?;
                 let view: ArrayViewD<'_, $t> = ro.as_array();
-                f(&mut view.iter().map(|&x| x as i128));
+                // A slice when the array is C-contiguous: iterating a view of dynamic rank
+                // indexes every element through its shape, the slowest part of a small call.
+                match view.as_slice() {
+                    Some(values) => f(&mut values.iter().map(|&x| x as i128)),
+                    None => f(&mut view.iter().map(|&x| x as i128)),
+                }
                 return Ok(());
             }
         )*};
@@ -270,7 +275,11 @@ fn with_ints(
         let ro = a.try_readonly().map_err(|_| {
             PyValueError::new_err(format!("{name} is being written by another thread"))
         })?;
-        f(&mut ro.as_array().iter().map(|&x| i128::from(x)));
+        let view = ro.as_array();
+        match view.as_slice() {
+            Some(values) => f(&mut values.iter().map(|&x| i128::from(x))),
+            None => f(&mut view.iter().map(|&x| i128::from(x))),
+        }
         return Ok(());
     }
     let dtype = untyped(obj, name)?.dtype();
