@@ -1,5 +1,6 @@
-//! Thread pools for batches, one per requested size, made lazily. Only the most recently used
-//! few are kept, and each process (a `fork` child too) has its own.
+//! Thread pools for batches, one per requested size, made lazily. Only a few recently used
+//! ones are kept, with at most a few threads more than the largest of them, and each process
+//! (a `fork` child too) has its own.
 //!
 //! A forked child inherits the pool objects but not their threads, so work handed to them
 //! would wait forever; it also inherits every lock in the state another thread held at the
@@ -17,10 +18,15 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use crate::error::Error;
 
-/// Pools kept for reuse. Every distinct size asked for would otherwise keep its threads for
-/// the life of the process (128 sizes: 8 256 threads). An evicted pool's threads exit once
-/// the last batch running on it ends.
+/// Pools kept for reuse at most. Every distinct size asked for would otherwise keep its
+/// threads for the life of the process (128 sizes: 8 256 threads). An evicted pool's threads
+/// exit once the last batch running on it ends.
 const KEEP: usize = 4;
+
+/// Threads the kept pools may hold beyond the largest of them: room for the small pools a
+/// program uses beside its main one (`num_threads=1` or 2 next to all cores), without keeping
+/// several large ones (the four most recent of 64 sizes held 250 threads).
+const SPARE_THREADS: usize = 4;
 
 struct Registry {
     pid: u32,
@@ -73,10 +79,10 @@ pub fn default_threads() -> usize {
 }
 
 /// The kept pool of `size` workers, now the most recently used.
-fn reuse(pools: &mut Vec<(usize, Arc<ThreadPool>)>, size: usize) -> Option<Arc<ThreadPool>> {
+fn reuse<P: Clone>(pools: &mut Vec<(usize, P)>, size: usize) -> Option<P> {
     let at = pools.iter().position(|(n, _)| *n == size)?;
     let entry = pools.remove(at);
-    let pool = Arc::clone(&entry.1);
+    let pool = entry.1.clone();
     pools.push(entry);
     Some(pool)
 }
@@ -104,11 +110,32 @@ pub fn get(threads: Option<usize>) -> Result<Arc<ThreadPool>, Error> {
             return Ok(pool);
         }
         pools.push((size, Arc::clone(&built)));
-        (pools.len() > KEEP).then(|| pools.remove(0))
+        evict(&mut pools)
     };
     // Dropped after unlocking: dropping the last handle of a pool wakes its threads to exit.
     drop(evicted);
     Ok(built)
+}
+
+/// Removes and returns the pools not kept: from the most recently used back, a pool is kept
+/// if there is room for it (fewer than `KEEP` kept, and all the kept pools' threads within
+/// `SPARE_THREADS` of the largest one). The most recent is always kept.
+fn evict<P>(pools: &mut Vec<(usize, P)>) -> Vec<P> {
+    let (mut kept, mut threads, mut largest) = (0, 0, 0);
+    let mut keep = vec![false; pools.len()];
+    for (k, &(size, _)) in pools.iter().enumerate().rev() {
+        let (total, most) = (threads + size, largest.max(size));
+        if kept == 0 || (kept < KEEP && total <= most + SPARE_THREADS) {
+            keep[k] = true;
+            (kept, threads, largest) = (kept + 1, total, most);
+        }
+    }
+    let (kept, evicted): (Vec<_>, Vec<_>) = std::mem::take(pools)
+        .into_iter()
+        .zip(keep)
+        .partition(|&(_, k)| k);
+    *pools = kept.into_iter().map(|(entry, _)| entry).collect();
+    evicted.into_iter().map(|((_, pool), _)| pool).collect()
 }
 
 #[cfg(test)]
@@ -128,8 +155,39 @@ mod tests {
             .filter(|(_, w)| w.upgrade().is_some())
             .map(|(n, _)| n)
             .collect();
-        // Other tests' batches running meanwhile may evict more of them, never fewer.
-        assert!(alive.len() <= KEEP, "pools kept: {alive:?}");
+        // Any two of them hold more than SPARE_THREADS beyond the larger. Other tests' batches
+        // running meanwhile may evict more of them, never fewer.
+        assert!(alive.len() <= 1, "pools kept: {alive:?}");
+    }
+
+    #[test]
+    fn the_kept_pools_hold_a_few_threads_more_than_the_largest() {
+        let mut pools = Vec::new();
+        let mut kept = Vec::new();
+        for size in [1, 64, 2, 3, 64, 8, 1, 2, 3, 4] {
+            if reuse(&mut pools, size).is_none() {
+                pools.push((size, size));
+                evict(&mut pools);
+            }
+            kept.push(pools.iter().map(|&(n, _)| n).collect::<Vec<_>>());
+        }
+        let want: [&[usize]; 10] = [
+            &[1],
+            &[1, 64],
+            &[1, 64, 2],
+            &[1, 2, 3],
+            &[1, 3, 64],
+            &[1, 3, 8],
+            &[3, 8, 1],
+            &[8, 1, 2],
+            &[1, 2, 3],
+            &[1, 3, 4],
+        ];
+        assert_eq!(kept, want);
+        for sizes in &kept {
+            let largest = sizes.iter().max().unwrap();
+            assert!(sizes.len() <= KEEP && sizes.iter().sum::<usize>() <= largest + SPARE_THREADS);
+        }
     }
 
     #[test]

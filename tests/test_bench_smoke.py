@@ -50,9 +50,11 @@ def test_compare_quick_prints_tables_and_numpy_matches(tmp_path):
         "hashembed embed_batch, dim 384",
         'VocabEmbedder.embed_ids, cache="lazy"',
         "np.take(table, ids, axis=0)",
+        'cache="lazy", one batch repeated',
+        'embed_ids, cache="lazy" ÷ np.take',
     ):
         assert row in out, f"missing row: {row}"
-    assert out.count("| PASS |") + out.count("| MISS |") == 15
+    assert out.count("| PASS |") + out.count("| MISS |") == 18
     for name in ("(a) text", "(b) vocab", "(c) long"):
         assert f"{name}: NumPy implementation bit-identical to hashembed" in out
     for name in ("(a) text", "(b) vocab"):

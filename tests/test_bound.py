@@ -106,10 +106,10 @@ def test_bad_ids_name_their_position(bound):
     ids[1, 2, 3] = -5
     with pytest.raises(IndexError, match=r"ids\[1, 2, 3\] = -5"):
         bound.embed_ids(ids)
-    # The mask zeroes rows; it does not excuse a bad id.
+    # A masked position may hold anything (test_masked_positions_may_hold_any_id), the others not.
     mask = np.ones_like(ids)
-    mask[1, 2, 3] = 0
-    with pytest.raises(IndexError, match=r"ids\[1, 2, 3\]"):
+    mask[0, 0, 0] = 0
+    with pytest.raises(IndexError, match=r"ids\[1, 2, 3\] = -5 .* where attention_mask is not 0"):
         bound.embed_ids(ids, attention_mask=mask)
     with pytest.raises(IndexError, match=r"ids\[1\] = 18446744073709551615"):
         bound.embed_ids(np.array([0, 2**64 - 1], dtype=np.uint64))
@@ -125,6 +125,21 @@ def test_bad_ids_name_their_position(bound):
         bound.embed_ids(np.zeros(3, np.int64), zero_ids=[True])
     with pytest.raises(ParameterError, match=r"num_threads"):
         bound.embed_ids(np.zeros(3, np.int64), num_threads=0)
+
+
+def test_masked_positions_may_hold_any_id(bound, table):
+    """Collators pad with -1 or -100 under the mask; those positions were refused as ids
+    outside the vocabulary, though the mask gives them zero rows."""
+    ids = ids_like((3, 8), seed=4)
+    mask = np.ones_like(ids, dtype=bool)
+    mask[0, 5:], mask[2, 1:] = False, False
+    want = table[ids] * mask[..., None]
+    for pad in (-100, -1, 30522, 2**40):
+        padded = np.where(mask, ids, pad)
+        assert np.array_equal(bound.embed_ids(padded, attention_mask=mask), want), pad
+        assert np.array_equal(bound.embed_ids(padded, attention_mask=mask.astype(np.int8)), want), pad
+    unsigned = np.where(mask, ids, 2**64 - 1).astype(np.uint64)
+    assert np.array_equal(bound.embed_ids(unsigned, attention_mask=mask), want)
 
 
 def test_lazy_cache_keeps_within_its_budget(embedder, vocab, table):

@@ -454,6 +454,21 @@ def test_progress_forced_on_into_a_log_writes_whole_lines_now_and_then() -> None
     assert "100.0% 100/100 sentences" in lines[-1]
 
 
+def test_progress_eta_stays_within_a_time_budget() -> None:
+    """With `shrink --max-minutes 0.25 --steps 1000` the bar showed "ETA 5:16" beside "time
+    budget left 0:00": the ETA came from the steps alone."""
+    clock = FakeClock()
+    progress = Progress(1000, stream=io.StringIO(), clock=clock, enabled=True)
+    clock.now += 10.0
+    progress.update(10)  # 990 left at 1 a second: 16:30 by the count
+    progress.time_left = 5.0
+    assert progress.render().endswith("ETA 0:05 (time budget)")
+    progress.time_left = 1000.0
+    assert progress.render().endswith("ETA 16:30")
+    progress.time_left = -0.5  # the step that spent the budget ran over it
+    assert progress.render().endswith("ETA 0:00 (time budget)")
+
+
 def test_cli_progress_on_a_tty_and_quiet(
     tmp_path: Path, text_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

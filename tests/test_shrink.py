@@ -20,8 +20,18 @@ import tokenizers
 import torch
 import transformers
 from _data import minilm_dir, stdlib_lines
+from hashembed import ParameterError, ParameterTypeError
 from hashembed.cli import main
-from hashembed.torch import HashEmbedding, ShrinkResult, agreement, load, save, sentence_embeddings, shrink
+from hashembed.torch import (
+    HashEmbedding,
+    ShrinkResult,
+    agreement,
+    distil,
+    load,
+    save,
+    sentence_embeddings,
+    shrink,
+)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 TEXTS = [line for line in stdlib_lines(200_000) if len(line) > 20][:400]
@@ -140,6 +150,30 @@ def test_bad_input_is_an_error_before_training(teacher, tokenizer) -> None:
             shrink(teacher, tokenizer, TRAIN, **{name: value})
     with pytest.raises(ValueError, match="out_dim must be the model's hidden size, 32"):
         shrink(teacher, tokenizer, TRAIN, out_dim=16)
+
+
+def test_cryptic_errors_are_clear_and_numpy_scalars_are_taken(teacher, tokenizer) -> None:
+    """A max_length beyond the model's positions failed inside its forward, after the setup,
+    with a tensor size error; a bfloat16 teacher with "mixed dtype"; seed=2**70 with an
+    overflow naming no parameter; and steps=np.int64(1) was refused."""
+    long_texts = [" ".join(["word"] * 300)] * 8
+    with pytest.raises(ParameterError, match=r"max_length=129 is more than the teacher's max_position_embed"):
+        _tiny(teacher, tokenizer, max_length=129)
+    student = _tiny(teacher, tokenizer, steps=1).model
+    with pytest.raises(ParameterError, match=r"max_length=200 .* max_position_embeddings, 128") as error:
+        distil(teacher, student, tokenizer, long_texts, steps=1, max_length=200, progress=False)
+    assert error.value.parameter == "max_length"
+    with pytest.raises(ParameterTypeError, match=r"parameters are torch.bfloat16: .*\(model.float\(\)\)"):
+        _tiny(copy.deepcopy(teacher).to(torch.bfloat16), tokenizer)
+    with pytest.raises(ParameterError, match=r"seed=1180591620717411303424 is out of range") as error:
+        _tiny(teacher, tokenizer, seed=2**70)
+    assert error.value.parameter == "seed"
+    with pytest.raises(ParameterTypeError, match=r"steps must be an int >= 1, not str"):
+        _tiny(teacher, tokenizer, steps="3")
+    numbers = {"steps": np.int64(2), "batch_size": np.int32(4), "lr": np.float32(1e-4), "seed": np.uint64(3)}
+    result = _tiny(teacher, tokenizer, **numbers)
+    assert result.steps == 2 and result.sentences == 8
+    assert _tiny(teacher, tokenizer, steps=1, max_length=128).steps == 1
 
 
 def test_a_tokenizer_of_another_vocabulary_is_refused(teacher) -> None:
@@ -294,6 +328,16 @@ def test_cli_shrink(model_dir: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert "mean_cosine" in result.stdout and "input layer parameters" in result.stdout
     assert "shrink [" in result.stderr and "sentences/s" in result.stderr and "loss" in result.stderr
+    # Every step that takes a while says so: the bar alone left 30 to 100 s without output.
+    steps = [line for line in result.stderr.splitlines() if line.startswith("shrink: ")]
+    assert steps == [
+        f"shrink: loading torch, transformers and {model_dir}",
+        f"shrink: tokenizing {len(TRAIN):,} texts",
+        "shrink: fitting the projection to the model's embedding table",
+        f"shrink: evaluating the teacher and the untrained student on {len(EVAL)} texts",
+        f"shrink: evaluating the student on {len(EVAL)} texts",
+        f"shrink: saving to {out}",
+    ], result.stderr
     model, _ = load(out)
     assert model.get_input_embeddings().hash_dim == 48
     assert json.loads((out / "hashembed.json").read_text())["embedder"]["boundary_markers"] is True
@@ -306,7 +350,10 @@ def test_cli_shrink(model_dir: Path, tmp_path: Path) -> None:
         (["--texts", "{empty}"], "holds no non-blank line"),
         (["--texts", "{latin1}"], "is not UTF-8"),
         (["--texts", "{train}", "--max-ngram", "0"], "max_ngram"),
-        (["--texts", "{train}", "--steps", "0"], "steps must be an int >= 1"),
+        (["--texts", "{train}", "--steps", "0"], "--steps must be at least 1, got 0"),
+        (["--texts", "{train}", "--max-minutes", "-5"], "--max-minutes must be a finite number > 0, got -5$"),
+        (["--texts", "{train}", "--max-length", "1"], "--max-length must be at least 2, got 1"),
+        (["--texts", "{train}", "--max-length", "1000"], "max_length=1000 is more than the teacher's"),
         (["--texts", "{train}", "-o", "{precious}"], "not an earlier hashembed save"),
     ],
 )
@@ -324,17 +371,31 @@ def test_cli_shrink_errors_are_one_line(
     if "-o" not in argv:
         argv += ["-o", str(tmp_path / "out")]
     assert main(["shrink", str(model_dir), *argv]) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("hashembed: error: "), lines
-    assert re.search(message, lines[0]), lines[0]
+    *steps, error = capsys.readouterr().err.strip().splitlines()
+    assert error.startswith("hashembed: error: ") and all(s.startswith("shrink: ") for s in steps), steps
+    assert re.search(message, error), error
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_shrink_help_shows_the_defaults_it_uses(capsys) -> None:
+    """The help said "defaults: the robust preset's" beside the library's values."""
+    from hashembed.torch.shrink import DEFAULT_PRESET
+
+    with pytest.raises(SystemExit):
+        main(["shrink", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    config = hashembed.HashEmbedder.preset(DEFAULT_PRESET)
+    assert f"defaults: the {DEFAULT_PRESET} preset's" in shown
+    assert f"polynomial hash base ({config.base})" in shown and config.base != hashembed.HashEmbedder().base
+    assert "part sizes (equal)" in shown and "before hashing (on)" in shown
 
 
 def test_cli_shrink_of_a_directory_that_is_no_model(tmp_path: Path, capsys) -> None:
     (tmp_path / "t.txt").write_text("some text here\n")
     assert main(["shrink", str(tmp_path), "--texts", str(tmp_path / "t.txt"), "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "cannot be loaded as a transformers model" in err[0], err
+    assert len(err) == 2 and err[0] == f"shrink: loading torch, transformers and {tmp_path}", err
+    assert err[1].startswith("hashembed: error: MODEL_DIR ") and "cannot be loaded as a" in err[1], err
 
 
 def test_pickled_student_layer_keeps_its_projection(teacher, tokenizer) -> None:

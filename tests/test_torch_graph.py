@@ -8,10 +8,12 @@ import io
 import warnings
 
 import hashembed
+import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
 from hashembed.torch import HashEmbedding, TokenHashEmbedding, codepoints
+from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument as ort_error
 from support import assert_same_bits
 from test_torch import MODEL_DIR
 
@@ -57,6 +59,58 @@ def test_traced_module_takes_any_shape() -> None:
     for shape in [(5, 11), (1, 1), (3, 2)]:
         ids = random_ids(shape, seed=1)
         assert_same_bits(traced(ids).detach().numpy(), layer(ids).detach().numpy(), f"{shape}")
+
+
+def test_traced_ids_outside_the_vocabulary_are_errors() -> None:
+    """A trace leaves out the range check, and id -1 gave the last token's vector, silently.
+    Every traced form now refuses an id outside the vocabulary at run time."""
+    layer = HashEmbedding(VOCAB, EMBEDDER, graph=True)
+    example = random_ids((2, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit.trace and the TorchScript exporter are deprecated
+        traced = torch.jit.trace(layer, example)
+        buffer = io.BytesIO()
+        torch.onnx.export(
+            layer, (example,), buffer, dynamo=False, opset_version=17,
+            input_names=["ids"], output_names=["vectors"], dynamic_axes={"ids": {0: "b", 1: "s"}},
+        )  # fmt: skip
+    runs = [traced, lambda ids: ort_run(buffer.getvalue(), ids)]
+    if hasattr(torch.compiler, "is_exporting"):  # torch.export, torch >= 2.5
+        dims = {"ids": {0: torch.export.Dim("batch"), 1: torch.export.Dim("seq")}}
+        runs.append(torch.export.export(layer, (example,), dynamic_shapes=dims).module())
+    good = torch.tensor([[0, len(VOCAB) - 1]])
+    for run in runs:
+        assert_same_bits(torch.as_tensor(run(good)).numpy(), layer(good).numpy())
+        n = len(VOCAB)
+        for bad in (-1, -n, n, 2**40):
+            with pytest.raises(Exception, match=rf"index {n} is out of bounds|idx={n} must be") as error:
+                run(torch.tensor([[0, bad]]))
+            assert isinstance(error.value, (IndexError, RuntimeError, ort_error)), error.value
+
+
+def ort_run(model: bytes, ids: torch.Tensor) -> torch.Tensor:
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    return torch.from_numpy(session.run(None, {"ids": ids.numpy()})[0])
+
+
+def test_empty_widths() -> None:
+    """Tokens all empty (L = 0) crashed a graph-mode TokenHashEmbedding: a reshape of 0
+    elements to (-1, 0). Any of the batch, sequence and token widths may be 0."""
+    layer = TokenHashEmbedding(EMBEDDER, graph=True)
+    cp, lengths = codepoints(["", ""])
+    assert_same_bits(layer(cp, lengths).numpy(), EMBEDDER.embed_batch(["", ""]))
+    assert_same_bits(layer(cp[0], lengths[0]).numpy(), EMBEDDER.embed(""))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.trace is deprecated in torch >= 2.9
+        example = codepoints(VOCAB[:6])
+        traced = torch.jit.trace(layer, (example[0].reshape(2, 3, -1), example[1].reshape(2, 3)))
+    for shape in [(2, 3, 0), (0, 3, 4), (2, 0, 4), (0, 0, 0)]:
+        cp, lengths = torch.zeros(shape, dtype=torch.long), torch.zeros(shape[:2], dtype=torch.long)
+        want = np.broadcast_to(EMBEDDER.embed(""), (*shape[:2], EMBEDDER.dim))
+        for run in (layer, traced):
+            assert_same_bits(run(cp, lengths).numpy(), want, f"{shape}")
+    table = HashEmbedding(VOCAB, EMBEDDER, graph=True)
+    assert table(torch.zeros(0, 3, dtype=torch.long)).shape == (0, 3, EMBEDDER.dim)
 
 
 @pytest.mark.skipif(not hasattr(torch.compiler, "is_exporting"), reason="torch.export needs torch >= 2.5")

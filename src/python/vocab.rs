@@ -117,7 +117,8 @@ impl PyVocab {
 
 impl PyVocab {
     /// Each position's id, in C order, as `ZERO_ROW` where it gives zeros; an id outside the
-    /// vocabulary is an IndexError naming its position.
+    /// vocabulary at a position the mask keeps is an IndexError naming its position. Masked
+    /// positions may hold anything: collators pad with -1 or -100 under the mask.
     fn index(
         &self,
         ids: &Bound<'_, PyAny>,
@@ -126,43 +127,36 @@ impl PyVocab {
     ) -> PyResult<Vec<u32>> {
         let zero_ids: Vec<i128> = zero_ids.iter().map(|&z| i128::from(z)).collect();
         let shape = untyped(ids, "ids")?.shape().to_vec();
+        let masked = match mask {
+            Some(mask) => masked_positions(mask, &shape)?,
+            None => Vec::new(),
+        };
         let mut index = Vec::with_capacity(shape.iter().product());
         let tokens = self.inner.len() as i128;
         let mut bad = None;
         with_ints(ids, "ids", |v| {
             for x in v {
-                index.push(if zero_ids.contains(&x) {
+                let p = index.len();
+                index.push(if masked.get(p) == Some(&true) || zero_ids.contains(&x) {
                     ZERO_ROW
                 } else if (0..tokens).contains(&x) {
                     x as u32
                 } else {
-                    bad.get_or_insert((index.len(), x));
+                    bad.get_or_insert((p, x));
                     ZERO_ROW
                 });
             }
         })?;
         if let Some((p, x)) = bad {
+            let kept = if mask.is_some() {
+                " where attention_mask is not 0"
+            } else {
+                ""
+            };
             return Err(PyIndexError::new_err(format!(
-                "ids{} = {x} is not an id of the vocabulary: expected 0 <= id < {tokens}",
+                "ids{} = {x} is not an id of the vocabulary: expected 0 <= id < {tokens}{kept}",
                 position(p, &shape)
             )));
-        }
-        if let Some(mask) = mask {
-            let mshape = untyped(mask, "attention_mask")?.shape().to_vec();
-            if mshape != shape {
-                return Err(PyValueError::new_err(format!(
-                    "attention_mask has shape {mshape:?}: expected the shape of ids, {shape:?}"
-                )));
-            }
-            let mut p = 0;
-            with_ints(mask, "attention_mask", |v| {
-                for x in v {
-                    if x == 0 {
-                        index[p] = ZERO_ROW;
-                    }
-                    p += 1;
-                }
-            })?;
         }
         Ok(index)
     }
@@ -238,6 +232,19 @@ fn untyped<'a, 'py>(
     })
 }
 
+/// Whether each position of `mask` (of `shape`, the ids') is 0, in C order.
+fn masked_positions(mask: &Bound<'_, PyAny>, shape: &[usize]) -> PyResult<Vec<bool>> {
+    let mshape = untyped(mask, "attention_mask")?.shape().to_vec();
+    if mshape != shape {
+        return Err(PyValueError::new_err(format!(
+            "attention_mask has shape {mshape:?}: expected the shape of ids, {shape:?}"
+        )));
+    }
+    let mut masked = Vec::with_capacity(shape.iter().product());
+    with_ints(mask, "attention_mask", |v| masked.extend(v.map(|x| x == 0)))?;
+    Ok(masked)
+}
+
 /// Calls `f` with `obj`'s values as i128, whatever integer (or bool) dtype it has;
 /// the view reads the array in place, in C order, whatever its strides.
 fn with_ints(
@@ -252,7 +259,12 @@ fn with_ints(
                     PyValueError::new_err(format!("{name} is being written by another thread"))
                 })?;
                 let view: ArrayViewD<'_, $t> = ro.as_array();
-                f(&mut view.iter().map(|&x| x as i128));
+                // A slice when the array is C-contiguous: iterating a view of dynamic rank
+                // indexes every element through its shape, the slowest part of a small call.
+                match view.as_slice() {
+                    Some(values) => f(&mut values.iter().map(|&x| x as i128)),
+                    None => f(&mut view.iter().map(|&x| x as i128)),
+                }
                 return Ok(());
             }
         )*};
@@ -263,7 +275,11 @@ fn with_ints(
         let ro = a.try_readonly().map_err(|_| {
             PyValueError::new_err(format!("{name} is being written by another thread"))
         })?;
-        f(&mut ro.as_array().iter().map(|&x| i128::from(x)));
+        let view = ro.as_array();
+        match view.as_slice() {
+            Some(values) => f(&mut values.iter().map(|&x| i128::from(x))),
+            None => f(&mut view.iter().map(|&x| i128::from(x))),
+        }
         return Ok(());
     }
     let dtype = untyped(obj, name)?.dtype();

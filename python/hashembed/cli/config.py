@@ -28,15 +28,19 @@ def add_output_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, metavar="N", help="worker threads (default: all cores)")
 
 
-def add_config_flags(parser: argparse.ArgumentParser, defaults: str = "the library's") -> None:
-    g = parser.add_argument_group(f"embedding configuration (defaults: {defaults}, or the preset's)")
+def add_config_flags(parser: argparse.ArgumentParser, preset: str = "default") -> None:
+    """The configuration flags, each flag's help showing its value in `preset`, the
+    configuration the command uses without --preset."""
+    values = {**DEFAULTS, **PRESETS[preset]}
+    whose = "the library's" if preset == "default" else f"the {preset} preset's"
+    g = parser.add_argument_group(f"embedding configuration (defaults: {whose}, or the --preset's)")
     g.add_argument(
         "--preset",
         choices=list(PRESETS),
         help="a named configuration from docs/quality.md; the flags below override its values",
     )
     for p in PARAMETERS:
-        default = DEFAULTS[p.name]
+        default = values[p.name]
         if p.cli == "int":
             g.add_argument(p.flag, type=int, help=f"{p.help} ({default})")
         elif p.cli == "layout":

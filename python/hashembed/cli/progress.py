@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import IO, Any
@@ -53,6 +54,8 @@ class Progress:
         self._drawn = -1
         self.note = ""
         """Text shown after the throughput (a loss, say); set it before `update`."""
+        self.time_left: float | None = None
+        """Seconds left at most (of a time budget): the ETA shown is never longer."""
 
     def __enter__(self) -> Progress:
         return self
@@ -82,8 +85,12 @@ class Progress:
         )
         if self.done >= self.total:
             text += f" in {_duration(elapsed)}"
-        elif rate > 0:
-            text += f" ETA {_duration((self.total - self.done) / rate)}"
+        else:
+            eta = (self.total - self.done) / rate if rate > 0 else math.inf
+            if self.time_left is not None and self.time_left < eta:
+                text += f" ETA {_duration(max(self.time_left, 0.0))} (time budget)"
+            elif rate > 0:
+                text += f" ETA {_duration(eta)}"
         return f"{text} {self.note}" if self.note else text
 
     def _draw(self, now: float) -> None:
@@ -110,6 +117,15 @@ class Progress:
         if self._tty:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def status(label: str, text: str, enabled: bool = True, stream: IO[str] | None = None) -> None:
+    """A line "`label`: `text`" on stderr (or `stream`) when `enabled`: what a step that
+    takes a while and draws no bar is doing."""
+    if enabled:
+        out = sys.stderr if stream is None else stream
+        out.write(f"{label}: {text}\n")
+        out.flush()
 
 
 def _duration(seconds: float) -> str:

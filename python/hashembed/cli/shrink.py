@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import ParameterError
-from .config import add_config_flags, embedder_from
+from .config import add_config_flags, check_positive, embedder_from
 from .errors import CLIError, os_message
+from .progress import status
 
 
 def add_parser(sub: Any) -> None:
@@ -54,7 +56,7 @@ def add_parser(sub: Any) -> None:
         help="seed of the text order and initialisation (0)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    add_config_flags(p, "the robust preset's")
+    add_config_flags(p, "robust")  # shrink's DEFAULT_PRESET, which needs torch to import
     p.set_defaults(func=cmd_shrink)
 
 
@@ -72,11 +74,24 @@ def _lines(path: str, flag: str) -> list[str]:
     return lines
 
 
+def _check_flags(args: argparse.Namespace) -> None:
+    """The training flags, checked before the model is loaded and named as flags."""
+    check_positive(args, "--steps", "--batch-size", "--out-dim")
+    if args.max_length < 2:
+        raise CLIError(f"--max-length must be at least 2, got {args.max_length}")
+    for flag in ("--lr", "--max-minutes"):
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise CLIError(f"{flag} must be a finite number > 0, got {value:g}")
+
+
 def cmd_shrink(args: argparse.Namespace) -> int:
+    _check_flags(args)
     if not Path(args.model).is_dir():
         raise CLIError(f"MODEL_DIR {args.model}: is not a directory")
     texts = _lines(args.texts, "--texts")
     eval_texts = _lines(args.eval_texts, "--eval-texts") if args.eval_texts else None
+    status("shrink", f"loading torch, transformers and {args.model}", not args.quiet)
     try:
         import transformers
 
@@ -111,6 +126,7 @@ def cmd_shrink(args: argparse.Namespace) -> int:
         flag = f"--{e.parameter.replace('_', '-')}: " if isinstance(e.parameter, str) else ""
         raise CLIError(f"{flag}{e}") from None
     print(result.summary())
+    status("shrink", f"saving to {target}", not args.quiet)
     target = _save(saving, result.model, tokenizer, target)
     size = sum(f.stat().st_size for f in target.iterdir() if f.is_file())
     print(f"saved to {target} ({size / 1e6:.1f} MB)")

@@ -56,7 +56,8 @@ class HashEmbedding(nn.Module):
 
     `forward(ids)` takes integer ids of any shape and dtype and returns float embeddings of
     shape `(*ids.shape, embedding_dim)` on the ids' device; an id outside
-    [0, num_embeddings) raises IndexError naming it.
+    [0, num_embeddings) raises IndexError naming it. A trace cannot hold that check: its
+    graph refuses such an id in its gather instead ("index num_embeddings is out of bounds").
     """
 
     weight: torch.Tensor
@@ -119,6 +120,11 @@ class HashEmbedding(nn.Module):
         ids = self._checked_ids(ids)
         if self.graph:
             flat = ids.reshape(-1)
+            if functional.is_tracing():
+                # The check above is left out of a trace, and -1 would index from the end: an id
+                # outside the vocabulary becomes num_embeddings, which the gather refuses.
+                inside = (flat >= 0) & (flat < self.num_embeddings)
+                flat = torch.where(inside, flat, self.num_embeddings)
             cp, lengths = self.token_codepoints[flat], self.token_lengths[flat]
             vectors = functional.embed_codepoints(cp, lengths, self.embedder)
             return vectors.reshape(*ids.shape, self.hash_dim)
@@ -244,7 +250,8 @@ class TokenHashEmbedding(nn.Module):
                 f"lengths has shape {tuple(lengths.shape)}: codepoints of shape {tuple(codepoints.shape)} "
                 "needs one length per token, the shape without its last axis"
             )
-        flat = codepoints.reshape(-1, codepoints.shape[-1])
+        # Not reshape(-1, L): with L = 0 the -1 could be anything.
+        flat = codepoints.unsqueeze(0).flatten(0, -2)
         x = functional.embed_codepoints(flat, lengths.reshape(-1), self.embedder)
         x = x.reshape(*lengths.shape, self.hash_dim)
         if self.projection is not None:

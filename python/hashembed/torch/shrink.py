@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import numbers
+import operator
 import random
 import time
 from collections import Counter
@@ -16,6 +18,7 @@ import torch
 from torch import nn
 
 from .._embedder import HashEmbedder
+from ..errors import ParameterError, ParameterTypeError, parameter_error
 from ..vocab import vocab_tokens
 from . import students
 from .batches import Encoder, check_tokenizer, text_list
@@ -93,20 +96,42 @@ class ShrinkResult:
 
 
 def _positive(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, not {value!r}")
-    return value
+    """`value` (an int or NumPy integer) as an int of at least `minimum`."""
+    try:
+        n = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        n = None
+    if n is None:
+        message = f"{name} must be an int >= {minimum}, not {type(value).__name__}"
+        raise parameter_error(ParameterTypeError, message, name, value)
+    if n < minimum:
+        raise parameter_error(ParameterError, f"{name} must be an int >= {minimum}, not {n}", name, n)
+    return n
 
 
 def _positive_float(name: str, value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(f"{name} must be a finite number > 0, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        message = f"{name} must be a finite number > 0, not {type(value).__name__}"
+        raise parameter_error(ParameterTypeError, message, name, value)
+    if not math.isfinite(value) or value <= 0:
+        message = f"{name} must be a finite number > 0, not {value!r}"
+        raise parameter_error(ParameterError, message, name, value)
     return float(value)
+
+
+def _seed(value: Any) -> int:
+    """`value` as a seed torch.manual_seed takes."""
+    try:
+        n = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        n = None
+    if n is None:
+        message = f"seed must be an int, not {type(value).__name__}"
+        raise parameter_error(ParameterTypeError, message, "seed", value)
+    if not -(2**63) <= n < 2**64:
+        message = f"seed={n} is out of range: torch.manual_seed takes -2**63 <= seed < 2**64"
+        raise parameter_error(ParameterError, message, "seed", n)
+    return n
 
 
 def _input_table(model: Any) -> torch.Tensor:
@@ -178,16 +203,40 @@ class _Clock:
 
 
 def _check_options(
-    steps: Any, batch_size: Any, max_length: Any, lr: Any, eval_every: Any, max_seconds: Any
-) -> None:
-    _positive("steps", steps)
-    _positive("batch_size", batch_size)
-    _positive("max_length", max_length, 2)
-    _positive_float("lr", lr)
-    if eval_every is not None:
-        _positive("eval_every", eval_every)
-    if max_seconds is not None:
-        _positive_float("max_seconds", max_seconds)
+    steps: Any, batch_size: Any, max_length: Any, lr: Any, eval_every: Any, max_seconds: Any, seed: Any
+) -> tuple[int, int, int, float, int | None, float | None, int]:
+    """The training options, checked, as Python numbers (NumPy scalars are taken)."""
+    return (
+        _positive("steps", steps),
+        _positive("batch_size", batch_size),
+        _positive("max_length", max_length, 2),
+        _positive_float("lr", lr),
+        None if eval_every is None else _positive("eval_every", eval_every),
+        None if max_seconds is None else _positive_float("max_seconds", max_seconds),
+        _seed(seed),
+    )
+
+
+def _check_models(max_length: int, teacher: Any, student: Any = None) -> None:
+    """Refuses a `max_length` beyond a model's position embeddings (a long text would fail
+    inside its forward, after the setup) and, where the student is to be a copy of the teacher
+    (`student` None), a teacher in a precision it cannot train in (its float32 input layer
+    would meet float16 or bfloat16 layers)."""
+    for name, model in (("teacher", teacher), ("student", student)):
+        limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+        if isinstance(limit, int) and max_length > limit:
+            message = (
+                f"max_length={max_length} is more than the {name}'s max_position_embeddings, {limit}: "
+                f"it reads at most {limit} tokens a text"
+            )
+            raise parameter_error(ParameterError, message, "max_length", max_length)
+    dtype = _input_table(teacher).dtype
+    if student is None and dtype not in (torch.float32, torch.float64):
+        message = (
+            f"the model's parameters are {dtype}: shrink trains a float32 or float64 copy of it; "
+            "convert it first (model.float())"
+        )
+        raise parameter_error(ParameterTypeError, message, "model", dtype)
 
 
 class _Schedule:
@@ -252,11 +301,16 @@ def shrink(
     (`init_projection=False`: PyTorch's random initialisation). Training is `distil`'s; its
     arguments are passed on.
     """
+    from ..cli.progress import status  # the CLI's package, only when needed
+
     table = _input_table(model)
     check_tokenizer(tokenizer)
     texts = text_list(texts, "texts", 1)
     eval_list = None if eval_texts is None else text_list(eval_texts, "eval_texts", 3)
-    _check_options(steps, batch_size, max_length, lr, eval_every, max_seconds)
+    steps, batch_size, max_length, lr, eval_every, max_seconds, seed = _check_options(
+        steps, batch_size, max_length, lr, eval_every, max_seconds, seed
+    )
+    _check_models(max_length, model)
     shape = students.student_shape(
         getattr(model, "config", None), num_layers=num_layers, hidden_size=hidden_size,
         intermediate_size=intermediate_size, num_attention_heads=num_attention_heads,
@@ -274,6 +328,7 @@ def shrink(
 
     torch.manual_seed(seed)
     encode = Encoder(tokenizer, max_length)
+    status("shrink", f"tokenizing {len(texts):,} texts", progress)
     rows = encode.token_ids(texts)
     target = table.detach()[: len(tokens)]
     if shape is None:
@@ -291,6 +346,7 @@ def shrink(
     layer: HashEmbedding = student.get_input_embeddings()
     r2 = None
     if layer.projection is not None and init_projection:
+        status("shrink", "fitting the projection to the model's embedding table", progress)
         weights = token_weights(rows, len(tokens))
         r2 = layer.fit_projection(target, weights=weights)
     result = _distil_rows(
@@ -343,9 +399,12 @@ def distil(
     check_tokenizer(tokenizer)
     texts = text_list(texts, "texts", 1)
     eval_list = None if eval_texts is None else text_list(eval_texts, "eval_texts", 3)
-    _check_options(steps, batch_size, max_length, lr, eval_every, max_seconds)
+    steps, batch_size, max_length, lr, eval_every, max_seconds, seed = _check_options(
+        steps, batch_size, max_length, lr, eval_every, max_seconds, seed
+    )
     if not isinstance(getattr(student, "get_input_embeddings", lambda: None)(), nn.Module):
         raise ValueError(f"student ({type(student).__name__}) has no input embeddings")
+    _check_models(max_length, teacher, student)
     encode = Encoder(tokenizer, max_length)
     return _distil_rows(
         teacher, student, tokenizer, encode, encode.token_ids(texts), eval_list, steps, batch_size, lr,
@@ -388,7 +447,7 @@ def _train(
     max_seconds: float | None,
     table: torch.Tensor,
 ) -> ShrinkResult:
-    from ..cli.progress import Progress
+    from ..cli.progress import Progress, status
 
     layer = student.get_input_embeddings()
     matched = students.hidden_state_map(teacher, student)
@@ -408,6 +467,8 @@ def _train(
     targets = None
     initial: dict[str, float] = {}
     if eval_texts is not None:
+        what = f"evaluating the teacher and the untrained student on {len(eval_texts):,} texts"
+        status("shrink", what, progress)
         targets = sentence_embeddings(teacher, tokenizer, eval_texts, max_length=encode.max_length)
         initial = agreement(
             sentence_embeddings(student, tokenizer, eval_texts, max_length=encode.max_length), targets
@@ -455,8 +516,7 @@ def _train(
             done, sentences = step + 1, sentences + len(picked)
             bar.note = f"loss {value:.4f}"
             if max_seconds is not None:
-                left = max(0.0, max_seconds - clock.read()[0])
-                bar.note += f", time budget left {int(left) // 60}:{int(left) % 60:02d}"
+                bar.time_left = max_seconds - clock.read()[0]
             bar.update(len(picked))
             entry: dict[str, float] = {}
             if done % log_every == 0 or done == steps:
@@ -469,6 +529,8 @@ def _train(
             if schedule.progress(done) >= 1.0:
                 break
     seconds, cpu_seconds = clock.read()
+    if eval_texts is not None:
+        status("shrink", f"evaluating the student on {len(eval_texts):,} texts", progress)
     metrics = evaluate()
     if metrics and eval_every is not None:
         history.append(
