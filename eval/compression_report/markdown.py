@@ -17,7 +17,7 @@ def _by_name(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {r["name"]: r for r in runs}
 
 
-def _part_a(
+def part_a(
     untrained: list[dict[str, Any]],
     main: dict[str, Any],
     grid: list[dict[str, Any]],
@@ -174,7 +174,7 @@ def _limits(main: dict[str, Any], ctx: dict[str, Any]) -> list[str]:
     ]
 
 
-def _part_b(
+def part_b(
     scratch: dict[str, dict[str, Any]], descriptions: dict[str, str], ctx: dict[str, Any]
 ) -> list[str]:
     table = scratch["table"]
@@ -214,26 +214,47 @@ def _part_b(
     ]  # fmt: skip
 
 
-def write_report(
-    out: Path,
-    untrained: list[dict[str, Any]],
-    main: dict[str, Any],
-    grid: list[dict[str, Any]],
-    scratch: dict[str, dict[str, Any]],
-    descriptions: dict[str, str],
-    ctx: dict[str, Any],
-) -> None:
-    img = out / "img"
-    img.mkdir(parents=True, exist_ok=True)
+def kept_sections(path: Path) -> dict[str, list[str]]:
+    """The sections of an earlier report, by part letter ("## (a) ..." up to the next part)."""
+    if not path.is_file():
+        return {}
+    sections: dict[str, list[str]] = {}
+    part = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## (") and line[5:6] == ")":
+            part = line[4]
+            sections[part] = []
+        if part is not None:
+            sections[part].append(line)
+    return sections
+
+
+def write_report(out: Path, sections: dict[str, list[str]], ctx: dict[str, Any]) -> None:
+    """docs/compression.md from the sections of the parts run now and, for the others, the
+    sections of the earlier report at the same place, said to be such."""
+    path = out / "compression.md"
+    kept = kept_sections(path)
+    missing = sorted(set("abc") - set(sections) - set(kept))
+    if missing:
+        raise SystemExit(f"{path}: has no section for part(s) {', '.join(missing)}; run them (--parts)")
+    ran = ", ".join(f"({p})" for p in sorted(sections))
+    old = sorted(set("abc") - set(sections))
+    earlier = (
+        f" Part(s) {', '.join(f'({p})' for p in old)} are kept as an earlier run of this script wrote them "
+        "(this invocation did not run them: `--parts`); their figures are that run's."
+        if old
+        else ""
+    )
     lines = [
         "# What a hash-embedded model keeps",
         "",
-        "Written by `make compression` (eval/compression.py); every figure below is from that run, on "
-        f"this machine ({ctx['machine']}, 2 cores; this invocation took {ctx['wall_minutes']:.0f} minutes: "
-        "runs already done are read back from target/compression/). Timings share the machine with "
-        "whatever else ran; the quality figures do not depend on it.",
+        f"Written by `make compression` (eval/compression.py). Every figure of part(s) {ran} is from this "
+        f"run, on this machine ({ctx['machine']}, 2 cores; this invocation took {ctx['wall_minutes']:.0f} "
+        "minutes: runs already done are read back from target/compression/)." + earlier + " Timings share "
+        "the machine with whatever else ran; the quality figures do not depend on it.",
         "",
-        *_part_a(untrained, main, grid, ctx, img),
-        *_part_b(scratch, descriptions, ctx),
     ]
-    (out / "compression.md").write_text("\n".join(lines), encoding="utf-8")
+    for part in "abc":
+        body = sections.get(part) or kept[part]
+        lines += [*body] if body[-1:] == [""] else [*body, ""]
+    path.write_text("\n".join(lines), encoding="utf-8")

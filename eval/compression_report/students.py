@@ -18,12 +18,17 @@ MAIN = "6x384"
 """The same-size student, trained for the main time budget; the smaller ones train for a
 fixed number of steps, so their figures do not depend on what else shares the machine."""
 
-# name -> (description, shrink's size arguments, steps; None for MAIN, which has minutes)
-STUDENTS: dict[str, tuple[str, dict[str, int], int | None]] = {
+# name -> (description, shrink's arguments, steps; None for MAIN, which has minutes)
+STUDENTS: dict[str, tuple[str, dict[str, Any], int | None]] = {
     MAIN: ("same size: 6 layers x 384, the spec's default configuration", {}, None),
     "4x256": ("4 layers x 256, 8 heads, feed-forward 1024", {"num_layers": 4, "hidden_size": 256}, 800),
     "2x128": ("2 layers x 128, 4 heads, feed-forward 512", {"num_layers": 2, "hidden_size": 128}, 800),
-    "3x384": ("3 layers x 384 (every other layer)", {"num_layers": 3}, 500),
+    "3x384": ("3 layers x 384 (every other layer)", {"num_layers": 3}, 300),
+    "4x256-lr": (
+        "4 layers x 256, learning rate 2e-4",
+        {"num_layers": 4, "hidden_size": 256, "lr": 2e-4},
+        800,
+    ),
 }
 
 
@@ -36,17 +41,17 @@ def run_student(
 ) -> dict[str, Any]:
     """Trains student `name` for `steps` steps or `max_seconds`, saves it under `results`,
     and returns its figures."""
-    description, sizes, _ = STUDENTS[name]
+    description, options, _ = STUDENTS[name]
     result = shrink(
         setup.teacher, setup.tokenizer, setup.train, embedder=DEFAULT, steps=steps, batch_size=BATCH,
         max_length=MAX_LENGTH, eval_texts=setup.held_out, eval_every=max(1, steps // curve_points),
-        max_seconds=max_seconds, progress=True, **sizes,
+        max_seconds=max_seconds, progress=True, **options,
     )  # fmt: skip
     path = save(result.model, setup.tokenizer, model_dir(results, name))
     return {
         "name": name,
         "description": description,
-        "sizes": sizes,
+        "options": options,
         "params": result.parameters_after,
         "input_params": result.input_parameters_after,
         "teacher_params": result.parameters_before,
