@@ -148,7 +148,7 @@ def test_bad_input_is_an_error_before_training(teacher, tokenizer) -> None:
     ]:
         with pytest.raises(ValueError, match=name):
             shrink(teacher, tokenizer, TRAIN, **{name: value})
-    with pytest.raises(ValueError, match="out_dim must be the model's hidden size, 32"):
+    with pytest.raises(ValueError, match="out_dim must be the student's hidden size, 32"):
         shrink(teacher, tokenizer, TRAIN, out_dim=16)
 
 

@@ -23,7 +23,7 @@ STUDENTS: dict[str, tuple[str, dict[str, Any], int | None]] = {
     MAIN: ("same size: 6 layers x 384, the spec's default configuration", {}, None),
     "4x256": ("4 layers x 256, 8 heads, feed-forward 1024", {"num_layers": 4, "hidden_size": 256}, 800),
     "2x128": ("2 layers x 128, 4 heads, feed-forward 512", {"num_layers": 2, "hidden_size": 128}, 800),
-    "3x384": ("3 layers x 384 (every other layer)", {"num_layers": 3}, 300),
+    "3x384": ("3 layers x 384 (every other layer)", {"num_layers": 3}, 500),
     "4x256-lr": (
         "4 layers x 256, learning rate 2e-4",
         {"num_layers": 4, "hidden_size": 256, "lr": 2e-4},
