@@ -14,7 +14,7 @@ import onnxruntime as ort
 import pytest
 import torch
 from _data import minilm_dir
-from hashembed.onnx import SENTENCE_OUTPUT, export_model
+from hashembed.onnx import CHECK_MASK, SENTENCE_OUTPUT, export_model
 from hashembed.torch import codepoints, sentence_embeddings
 from test_shrink import EVAL, _tiny, teacher, tokenizer
 
@@ -86,7 +86,79 @@ def test_bad_arguments_are_refused(teacher, student, tmp_path: Path) -> None:
         export_model(teacher, tmp_path / "m.onnx")
     with pytest.raises(ValueError, match="opset=9 is not supported"):
         export_model(student, tmp_path / "m.onnx", opset=9)
-    assert not (tmp_path / "m.onnx").exists()
+    for quantize in ("int4", "INT8", True, 8):
+        with pytest.raises(ValueError, match=rf"quantize={quantize!r} is not known: one of None, 'int8'"):
+            export_model(student, tmp_path / "m.onnx", quantize=quantize)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.log_severity_level = 4  # the bad-input runs are expected to fail; they raise
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def test_an_attention_mask_not_of_lengths_shape_or_not_0_and_1_fails_in_its_check(
+    tokenizer, exported: Path
+) -> None:
+    session = _session(exported)
+    inputs = onnx_inputs(tokenizer, EVAL[:4], 32)
+    mask = inputs["attention_mask"]
+    # one column, a column short, a row short, -1 and 2 as values
+    for bad in (mask[:, :1], mask[:, :-1], mask[:-1], np.where(mask == 0, -1, mask), mask * 2):
+        with pytest.raises(Exception, match=CHECK_MASK):  # onnxruntime's own types
+            session.run(None, {**inputs, "attention_mask": np.ascontiguousarray(bad)})
+    session.run(None, inputs)  # and the good one runs
+
+
+def test_empty_batches_texts_and_tokens(tokenizer, exported: Path) -> None:
+    session = _session(exported)
+    inputs = onnx_inputs(tokenizer, EVAL[:3], 32)
+    cp, lengths, mask = inputs["codepoints"], inputs["lengths"], inputs["attention_mask"]
+
+    def run(cp: np.ndarray, lengths: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        (out,) = session.run(None, {"codepoints": cp, "lengths": lengths, "attention_mask": mask})
+        assert out.dtype == np.float32 and not np.isnan(out).any()
+        return out
+
+    assert run(cp[:0], lengths[:0], mask[:0]).shape == (0, 32)
+    assert run(cp[:0, :0, :0], lengths[:0, :0], mask[:0, :0]).shape == (0, 32)
+    # no positions: what every position masked out gives
+    nothing = run(cp[:, :0], lengths[:, :0], mask[:, :0])
+    np.testing.assert_array_equal(nothing, run(cp[:, :1], lengths[:, :1], np.zeros_like(mask[:, :1])))
+    # tokens of no code points, as lengths of 0 are whatever the width
+    empty = run(cp[:, :, :0], np.zeros_like(lengths), mask)
+    np.testing.assert_array_equal(empty, run(cp[:, :, :1], np.zeros_like(lengths), mask))
+    assert empty.shape == (3, 32) and not np.array_equal(empty, run(cp, lengths, mask))
+
+
+def test_int8_export_quantises_the_body_and_keeps_the_hash_graph(
+    student, tokenizer, exported: Path, tmp_path: Path
+) -> None:
+    fp32 = onnx.load(str(exported))
+    path = export_model(student, tmp_path / "int8.onnx", quantize="int8")
+    int8 = onnx.load(str(path))
+    ops = {n.op_type for n in int8.graph.node}
+    assert "MatMulInteger" in ops and "DynamicQuantizeLinear" in ops
+    # every weight matrix of the body is int8 now
+    floats = {x.name for x in int8.graph.initializer if x.data_type == onnx.TensorProto.FLOAT and x.dims[1:]}
+    assert not [n for n in int8.graph.node if n.op_type in ("MatMul", "Gemm") and set(n.input) & floats]
+
+    def hash_graph(m: onnx.ModelProto) -> tuple[list[bytes], dict[str, bytes]]:
+        nodes = [n for n in m.graph.node if n.name.startswith(("hashembed/", "input_check"))]
+        names = {i for n in nodes for i in n.input}
+        # the quantiser re-sorts the nodes; what each one is stays
+        return sorted(n.SerializeToString() for n in nodes), {
+            x.name: x.SerializeToString() for x in m.graph.initializer if x.name in names
+        }
+
+    assert hash_graph(int8) == hash_graph(fp32) and len(hash_graph(fp32)[0]) > 100
+    props = {p.key: p.value for p in int8.metadata_props}
+    assert props["hashembed.spec_version"] == "1"
+    inputs = onnx_inputs(tokenizer, EVAL, 32)
+    got, want = (_session(p).run(None, inputs)[0] for p in (path, exported))
+    cosine = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+    assert float(cosine.min()) > 0.98 and not np.array_equal(got, want)
 
 
 def test_the_example_runs_without_hashembed(student, tokenizer, exported: Path) -> None:

@@ -168,13 +168,20 @@ def test_a_narrower_student_exports_to_onnx_with_its_output_projection(teacher, 
     from hashembed.onnx import SENTENCE_OUTPUT, export_model
     from test_onnx_model import onnx_inputs
 
-    model = _small(teacher, tokenizer, num_layers=1, hidden_size=16).model
-    path = export_model(model, tmp_path / "student.onnx")
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    (got,) = session.run([SENTENCE_OUTPUT], onnx_inputs(tokenizer, TEXTS[:12], 24))
-    want = sentence_embeddings(model, tokenizer, TEXTS[:12], max_length=24)
-    assert got.shape == want.shape == (12, 32)
-    assert float(np.abs(got - want).max()) < 1e-5
+    trained = _small(teacher, tokenizer, num_layers=1, hidden_size=16).model
+    model, _ = load(save(trained, tokenizer, tmp_path / "student"))
+    inputs = onnx_inputs(tokenizer, TEXTS[:12], 24)
+    want = sentence_embeddings(trained, tokenizer, TEXTS[:12], max_length=24)
+    got = {}
+    for quantize in (None, "int8"):
+        path = export_model(model, tmp_path / f"{quantize}.onnx", quantize=quantize)
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        (got[quantize],) = session.run([SENTENCE_OUTPUT], inputs)
+        assert got[quantize].shape == want.shape == (12, 32)
+    assert float(np.abs(got[None] - want).max()) < 1e-5
+    # int8 weights move the vectors, a little: all are unit vectors
+    cosine = (got["int8"] * want).sum(1)
+    assert 0.95 < float(cosine.min()) and float(cosine.max()) < 1 - 1e-7
 
 
 def test_cli_shrink_builds_a_smaller_student(teacher, tokenizer, tmp_path, capsys) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from . import device, markdown
+from . import markdown
 from . import pretrained as a
 from . import scratch as b
 from . import students as c
@@ -116,45 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     if "b" in parts:
         sections["b"] = _part_b(results, args, context)
     if "c" in parts:
+        # the deployment side (onnxruntime, model2vec) only where its section is written
+        from . import device
+
         rows = cached(
             results, "c-deployed", lambda: {"rows": device.deployed_rows(setup, results, runs_c, 3)}
         )
         sections["c"] = device.part_c(runs_c, rows["rows"], context, img)
     context["wall_minutes"] = (time.monotonic() - started) / 60
     write_report(args.out, sections, context)
-    print(f"wrote {args.out / 'compression.md'}")
-    return 0
-    untrained = [cached(results, f"a-{n}", lambda n=n: a.run_untrained(setup, n)) for n in a.UNTRAINED]
-    main_key = f"a-robust-768-{args.minutes:g}min"
-    main_run = cached(results, main_key, lambda: a.run_trained(setup, "robust-768", args.minutes * 60, 12))
-    grid_seconds = args.grid_minutes * 60
-    grid = [
-        cached(
-            results, f"a-{n}-{args.grid_minutes:g}min", lambda n=n: a.run_trained(setup, n, grid_seconds, 5)
-        )
-        for n in a.TRAINED
-    ]
-
-    data = b.make_data(args.phrases, max(200, args.phrases // 6))
-    descriptions = {}
-    scratch: dict[str, Any] = {}
-    for name, (description, make) in b.models(data).items():
-        descriptions[name] = description
-        scratch[name] = cached(
-            results, f"b-{name}", lambda make=make: b.train_and_test(make(), data, args.epochs)
-        )
-
-    context = {
-        "machine": f"{platform.machine()}, torch {torch.__version__} with {torch.get_num_threads()} threads",
-        "minutes": args.minutes,
-        "grid_minutes": args.grid_minutes,
-        "train_sentences": len(setup.train),
-        "eval_sentences": len(setup.held_out),
-        "step_seconds": setup.step_seconds,
-        "phrases": args.phrases,
-        "epochs": args.epochs,
-        "wall_minutes": (time.monotonic() - started) / 60,
-    }
-    write_report(args.out, untrained, main_run, grid, scratch, descriptions, context)
     print(f"wrote {args.out / 'compression.md'}")
     return 0

@@ -23,15 +23,22 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ._embedder import HashEmbedder
+from ._files import replacing
 from .reference import END_MARKER, MAX_CODE_POINT, SPEC_VERSION, START_MARKER
 
-MIN_OPSET = 13
-"""The first opset whose ReduceSum takes its axes as an input, as the graph passes them."""
+MIN_OPSET = 14
+"""The first opset whose Reshape can make a dimension 0 (`allowzero`), as an empty batch,
+an empty text or a token of no code points needs; ReduceSum takes its axes as an input
+from 13."""
+
+QUANTIZE = (None, "int8")
+"""What `export_model`'s `quantize` may be."""
 
 # The nodes that fail on bad input, each an out-of-range Gather (which the ONNX spec makes an
 # error), so that a runtime's message names the node, and so the rule broken.
 CHECK_ROWS = "input_check__lengths_must_have_one_entry_per_row_of_codepoints"
 CHECK_VALUES = "input_check__lengths_must_be_in_0_to_L__codepoints_in_0_to_0x10FFFF"
+CHECK_MASK = "input_check__attention_mask_must_be_B_by_S_as_lengths__of_0_or_1"
 
 
 SENTENCE_OUTPUT = "sentence_embedding"
@@ -111,10 +118,11 @@ def _embedding(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str, dedupli
         "Reshape", _gate(g, lengths, g.op("Greater", differ, g.const(0)), CHECK_ROWS), g.const([-1])
     )
     width = g.op("Slice", shape, g.const([-1]), g.const([np.iinfo(np.int64).max]))
-    # the row count from lengths, not -1: a -1 beside a width of 0 would be ambiguous
-    cp = g.op("Reshape", cp, g.op("Concat", g.op("Shape", lengths), width, axis=0))
+    # the row count from lengths, not -1: a -1 beside a width of 0 would be ambiguous; and
+    # allowzero, else a 0 in the new shape copies the old dimension instead of being 0
+    cp = g.op("Reshape", cp, g.op("Concat", g.op("Shape", lengths), width, axis=0), allowzero=1)
     vectors = _vectors(g, embedder, cp, lengths, g.op("Squeeze", width, g.const([0])), deduplicate)
-    return g.op("Reshape", vectors, g.op("Concat", lead, g.const([embedder.dim]), axis=0))
+    return g.op("Reshape", vectors, g.op("Concat", lead, g.const([embedder.dim]), axis=0), allowzero=1)
 
 
 def _vectors(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str, width: str, deduplicate: bool) -> str:
@@ -286,17 +294,86 @@ def _export_encoder(model: Any, layer: Any, opset: int) -> onnx.ModelProto:
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 _encoder(model, layer), (vectors, mask), buffer, dynamo=False, opset_version=opset,
-                input_names=["hash_vectors", "attention_mask"], output_names=[SENTENCE_OUTPUT],
-                dynamic_axes={"hash_vectors": {0: "B", 1: "S"}, "attention_mask": {0: "B", 1: "S"},
-                              SENTENCE_OUTPUT: {0: "B"}},
+                input_names=[_VECTORS, _MASK], output_names=[_POOLED],
+                dynamic_axes={_VECTORS: {0: "B", 1: "S"}, _MASK: {0: "B", 1: "S"}, _POOLED: {0: "B"}},
             )  # fmt: skip
     finally:
         model.train(training)
     return onnx.load_from_string(buffer.getvalue())
 
 
+# The names between the hash sub-graph and the traced encoder.
+_VECTORS, _MASK, _POOLED, _ROWS = "hash_vectors", "encoder_mask", "pooled", "hashembed/rows"
+
+
+def _checked_mask(g: _Graph, mask: str, lengths: str) -> str:
+    """`mask` gated by its checks: the shape of `lengths`, (B, S), and values 0 or 1."""
+    differ = g.sum_all(g.op("Not", g.op("Equal", g.op("Shape", mask), g.op("Shape", lengths))))
+    outside = g.sum_all(g.op("Or", g.op("Less", mask, g.const(0)), g.op("Greater", mask, g.const(1))))
+    return _gate(g, mask, g.op("Greater", g.op("Add", differ, outside), g.const(0)), CHECK_MASK)
+
+
+def _at_least_one(g: _Graph, vectors: str, mask: str, lengths: str) -> tuple[str, str]:
+    """`vectors` (B, S, D) and `mask` (B, S) padded to at least one row and one position,
+    the new ones masked out: the traced encoder's reshapes cannot take a 0 (they split a
+    dimension with -1), and a sentence of no tokens pools to the same as one of masked tokens.
+    `_ROWS` holds B, for the output to be cut back to."""
+    shape = g.op("Shape", lengths)
+    extra = g.op("Sub", g.op("Max", shape, g.const([1, 1])), shape)
+    g.nodes.append(helper.make_node("Slice", [shape, g.const([0]), g.const([1])], [_ROWS], name=_ROWS))
+    zeros = g.const([0, 0])
+    mask = g.op("Pad", mask, g.op("Concat", zeros, extra, axis=0))
+    extra = g.op("Concat", extra, g.const([0]), axis=0)
+    vectors = g.op("Pad", vectors, g.op("Concat", g.const([0, 0, 0]), extra, axis=0))
+    return vectors, mask
+
+
+def _check_quantize(quantize: Any) -> Any:
+    if not (quantize is None or isinstance(quantize, str)) or quantize not in QUANTIZE:
+        raise ValueError(f"quantize={quantize!r} is not known: one of {', '.join(map(repr, QUANTIZE))}")
+    return quantize
+
+
+def quantize_int8(
+    model: str | os.PathLike[str] | onnx.ModelProto, path: str | os.PathLike[str], *, keep: str = "hashembed/"
+) -> Path:
+    """Writes `model` (a file or a ModelProto) to `path` with its MatMul and Gemm weights in
+    int8, by onnxruntime's dynamic quantisation (activations are quantised at run time, per
+    tensor, to uint8); nodes named with the prefix `keep` stay as they are. Returns the path.
+    Needs onnxruntime, whose quantisation tools these are."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    source = model if isinstance(model, onnx.ModelProto) else onnx.load(os.fspath(model))
+    excluded = [n.name for n in source.graph.node if n.name.startswith(keep)]
+    target = Path(os.fspath(path))
+
+    class NoPreprocessingAdvice(logging.Filter):
+        # its advice is for models whose shapes a pre-pass can fix; these graphs are dynamic
+        def filter(self, record: logging.LogRecord) -> bool:
+            return "pre-processing" not in record.getMessage()
+
+    advice = NoPreprocessingAdvice()
+    logging.getLogger().addFilter(advice)
+    try:
+        with replacing(target) as temp:
+            quantize_dynamic(
+                source, temp, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
+                nodes_to_exclude=excluded,
+            )  # fmt: skip
+    finally:
+        logging.getLogger().removeFilter(advice)
+    return target
+
+
 def export_model(
-    model: Any, path: str | os.PathLike[str], *, opset: int = 17, deduplicate: bool = True
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    opset: int = 17,
+    deduplicate: bool = True,
+    quantize: str | None = None,
 ) -> Path:
     """Writes `model`, a transformers encoder whose input layer is a `HashEmbedding` (what
     `hashembed.torch.shrink` makes), as one ONNX model from token code points to sentence
@@ -305,35 +382,67 @@ def export_model(
     Inputs: `codepoints` int64 (B, S, L), the Unicode code points of each token's string as
     the vocabulary spells it (`tokenizer.convert_ids_to_tokens`, or a `tokenizers` encoding's
     `.tokens`: "##ing", "[CLS]"), in its first `lengths[b, s]` places; `lengths` int64
-    (B, S); `attention_mask` int64 (B, S). Output: `sentence_embedding` float32 (B, hidden),
-    the L2-normalised mean of the last hidden states over the mask
+    (B, S); `attention_mask` int64 (B, S) of 0 and 1. Output: `sentence_embedding` float32
+    (B, hidden), the L2-normalised mean of the last hidden states over the mask
     (`hashembed.torch.sentence_embeddings`), through a narrower student's output projection
-    (so `hidden` is the teacher's width). The file holds the embedder's seeds, the
-    projection and the transformer, and no V x dim table. `deduplicate` is
-    `export_embedder`'s.
+    (so `hidden` is the teacher's width). B, S or L may be 0. The file holds the embedder's
+    seeds, the projection and the transformer, and no V x dim table. `deduplicate` is
+    `export_embedder`'s; bad `codepoints` or `lengths` fail as there, and an
+    `attention_mask` of another shape than `lengths` or with a value other than 0 and 1 in
+    the node named CHECK_MASK.
+
+    `quantize="int8"` stores the transformer's weights in int8 (`quantize_int8`): about a
+    quarter of the bytes and faster on CPUs, at some loss of agreement with the float model
+    (docs/compression.md measures it); the hash sub-graph stays exact either way.
     """
     from .torch.saving import _hash_layer
 
     layer = _hash_layer(model)
     opset = _check_opset(opset)
+    quantize = _check_quantize(quantize)
+    target = Path(os.fspath(path))
+    if target.is_dir():
+        raise IsADirectoryError(f"{target}: is a directory")
     encoder = _export_encoder(model, layer, opset)
     g = _Graph("hashembed/")
     vectors = _embedding(g, layer.embedder, "codepoints", "lengths", bool(deduplicate))
-    g.nodes.append(helper.make_node("Identity", [vectors], ["hash_vectors"], name="hash_vectors"))
+    mask = _checked_mask(g, "attention_mask", "lengths")
+    for value, name in zip(_at_least_one(g, vectors, mask, "lengths"), (_VECTORS, _MASK)):
+        g.nodes.append(helper.make_node("Identity", [value], [name], name=name))
     graph = helper.make_graph(
         g.nodes,
         "hashembed",
         [
             helper.make_tensor_value_info("codepoints", TensorProto.INT64, ["B", "S", "L"]),
             helper.make_tensor_value_info("lengths", TensorProto.INT64, ["B", "S"]),
+            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["B", "S"]),
         ],
-        [helper.make_tensor_value_info("hash_vectors", TensorProto.FLOAT, ["B", "S", layer.hash_dim])],
+        [
+            helper.make_tensor_value_info(_VECTORS, TensorProto.FLOAT, [None, None, layer.hash_dim]),
+            helper.make_tensor_value_info(_MASK, TensorProto.INT64, [None, None]),
+        ],
         initializer=g.constants,
     )
     embedding = _model(graph, opset, encoder.ir_version)
-    merged = onnx.compose.merge_models(embedding, encoder, io_map=[("hash_vectors", "hash_vectors")])
+    merged = onnx.compose.merge_models(embedding, encoder, io_map=[(_VECTORS, _VECTORS), (_MASK, _MASK)])
+    # torch names the standard domain "", onnx's helper leaves it unset: merged, it is
+    # imported twice, which onnxruntime's quantiser refuses
+    imports = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in merged.opset_import}
+    del merged.opset_import[:]
+    merged.opset_import.extend(helper.make_opsetid(domain, v) for domain, v in imports.items())
+    # the rows `_at_least_one` added cut off again
+    pooled = merged.graph.output.pop()
+    zero = numpy_helper.from_array(np.zeros(1, np.int64), "hashembed/zero")
+    merged.graph.initializer.append(zero)
+    cut = [pooled.name, zero.name, _ROWS, zero.name]
+    merged.graph.node.append(helper.make_node("Slice", cut, [SENTENCE_OUTPUT], name=SENTENCE_OUTPUT))
+    hidden = pooled.type.tensor_type.shape.dim[1].dim_value or None
+    output = helper.make_tensor_value_info(SENTENCE_OUTPUT, TensorProto.FLOAT, ["B", hidden])
+    merged.graph.output.append(output)
     _describe(merged, layer.embedder)
     onnx.checker.check_model(merged, full_check=True)
-    target = Path(os.fspath(path))
-    onnx.save(merged, str(target))
+    if quantize == "int8":
+        return quantize_int8(merged, target)
+    with replacing(target) as temp:
+        onnx.save(merged, str(temp))
     return target
