@@ -4,6 +4,9 @@ dynamic shapes, opsets and the failure of bad input."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +129,18 @@ def test_bad_arguments(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match=rf"opset={opset!r} is not supported: an int from {MIN_OPSET}"):
             export_embedder(HashEmbedder(6), tmp_path / "e.onnx", opset=opset)  # type: ignore[arg-type]
     assert not (tmp_path / "e.onnx").exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the peak is read from /proc/self")
+@pytest.mark.timeout(120)
+def test_memory_grows_with_the_code_points_not_rows_times_the_longest() -> None:
+    # one 3,000-code-point text among 512 short tokens: padded to its width, the products of
+    # every row took 3.6 GB more; packed, they take what the code points take
+    bench = Path(__file__).resolve().parent.parent / "benches" / "onnx_share.py"
+    out = subprocess.run(
+        [sys.executable, str(bench), "--memory-only", "--json"], capture_output=True, text=True, timeout=110
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    memory = {int(n): m for n, m in json.loads(out.stdout)["memory"].items()}
+    assert memory[3000]["peak"] <= 10 * memory[30]["peak"]
+    assert memory[3000]["peak"] - memory[3000]["before"] < 256 * 2**20

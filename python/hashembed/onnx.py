@@ -125,6 +125,34 @@ def _embedding(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str, dedupli
     return g.op("Reshape", vectors, g.op("Concat", lead, g.const([embedder.dim]), axis=0), allowzero=1)
 
 
+def _window_sums(g: _Graph, hashes: str, real: str, windows: str, seeds: np.ndarray, b: int) -> str:
+    """Each row's sum over its real windows of the centred products (s * h mod B, less B when
+    twice that exceeds B), (N, positions) int64, for window hashes `hashes` (N, W), `real`
+    (N, W) marking the windows inside the text and `windows` (N,) counting them.
+
+    The real windows are packed in row order (`Compress`), so the work and the memory go with
+    the code points, not with rows x the longest text; a row's sum is the difference of a
+    running sum (`CumSum`) at its two ends. Centring is ((s * h + k) mod B) - k with
+    k = B - floor(B / 2) - 1, which is r when r <= floor(B / 2) and r - B above: a pass fewer
+    than comparing and counting. Every value stays below 2^62, so all of it is exact in int64.
+    """
+    k = b - b // 2 - 1
+    packed = g.op(
+        "Compress", g.op("Reshape", hashes, g.const([-1])), g.op("Reshape", real, g.const([-1])), axis=0
+    )
+    # a first window of its own, never inside a row: the running sum then has an entry
+    # before every row's first window, even when there are no windows at all
+    packed = g.op("Pad", packed, g.const([1, 0]))
+    products = g.op("Mul", g.op("Unsqueeze", packed, g.const([1])), g.const(seeds.reshape(1, -1)))
+    running = g.op("CumSum", g.op("Mod", g.op("Add", products, g.const(k)), g.const(b)), g.const(0))
+    n = g.op("Max", windows, g.const(0))
+    ends = g.op("CumSum", n, g.const(0))
+    sums = g.op(
+        "Sub", g.op("Gather", running, ends, axis=0), g.op("Gather", running, g.op("Sub", ends, n), axis=0)
+    )
+    return g.op("Sub", sums, g.op("Mul", g.op("Unsqueeze", n, g.const([1])), g.const(k)))
+
+
 def _vectors(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str, width: str, deduplicate: bool) -> str:
     """The (N, dim) float32 embeddings of code points `cp` (N, L) and `lengths` (N,), L being
     `width`; each distinct text computed once if `deduplicate`."""
@@ -160,20 +188,11 @@ def _vectors(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str, width: st
         else:
             head = g.op("Slice", hashes, g.const([0]), g.const([-1]), axis1)
             hashes = g.op("Mod", g.op("Add", g.op("Mul", head, g.const(p)), tail), g.const(m))
-        # window j is real when its last code point, j + size - 1, is inside the text; the
-        # others hash to 0, whose products are 0 and centre to 0
+        # window j is real when its last code point, j + size - 1, is inside the text
         real = g.op("Slice", inside, g.const([size - 1]), big, axis1)
-        s = g.where(real, hashes, g.const(0))
-        r = g.op(
-            "Mod",
-            g.op("Mul", g.op("Unsqueeze", s, g.const([2])), g.const(seeds[start : start + count])),
-            g.const(b),
-        )
-        # sum of (r - B if 2r > B else r) as sum(r) - B * count(r > floor(B / 2)): exact in int64
-        above = g.sum_axis(g.cast(g.op("Greater", r, g.const(b // 2)), TensorProto.INT64), 1)
-        sums = g.op("Sub", g.sum_axis(r, 1), g.op("Mul", above, g.const(b)))
-        # spec step 6, in its order: double(A) / (double(n) * (double(B) / 2.0)); +0.0 when n <= 0
         windows = g.op("Sub", lengths, g.const(size - 1))
+        sums = _window_sums(g, hashes, real, windows, seeds[start : start + count], b)
+        # spec step 6, in its order: double(A) / (double(n) * (double(B) / 2.0)); +0.0 when n <= 0
         some = g.op("Greater", windows, g.const(0))
         denominator = g.op("Mul", g.cast(windows, TensorProto.DOUBLE), g.const(float(b) / 2.0, np.float64))
         safe = g.op("Unsqueeze", g.where(some, denominator, g.const(1.0, np.float64)), g.const([1]))
