@@ -31,7 +31,7 @@ $(VENV)/.wheel-deps: $(PY) tests/wheel/requirements.txt
 	$(PIP) install -r tests/wheel/requirements.txt
 	touch $@
 
-$(VENV)/.deps: $(VENV)/.wheel-deps tests/requirements.txt tests/requirements-data.txt benches/requirements.txt benches/requirements-quality.txt
+$(VENV)/.deps: $(VENV)/.wheel-deps tests/requirements.txt tests/requirements-data.txt benches/requirements.txt benches/requirements-quality.txt eval/requirements-compression.txt
 	$(PIP) install -r tests/requirements.txt
 	$(PIP) install --no-deps -r tests/requirements-data.txt
 	touch $@
@@ -119,7 +119,7 @@ quality: build ## the quality report: docs/quality.md and its plots (about 10 mi
 	$(PY) eval/quality.py --out docs
 
 .PHONY: compression
-compression: build ## shrink all-MiniLM-L6-v2 and train classifiers: docs/compression.md (about 80 minutes)
+compression: build ## shrink all-MiniLM-L6-v2, train classifiers and smaller students, deploy them: docs/compression.md (about 3 hours)
 	$(PY) eval/compression.py --out docs --results target/compression
 
 .PHONY: fmt

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What a hash-embedded model keeps: docs/compression.md and its plots (code in compression_report/).
 
-python eval/compression.py --out docs          # full run, about 80 minutes on 2 cores
+python eval/compression.py --out docs          # full run, about 3 hours on 2 cores
 python eval/compression.py --quick --out DIR   # smoke run on tiny budgets and data
 """
 
