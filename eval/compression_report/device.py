@@ -134,7 +134,8 @@ def part_c(
         f"one: {ctx['minutes']:g} minutes), each at a learning rate above `shrink`'s default (5e-5), which "
         "suits runs this short (an earlier run of this report: 4x256 at 800 steps, mean cosine 0.697 at "
         "5e-5, 0.742 at 2e-4). The smaller students trained two at a time, one torch thread each, with other "
-        "work on the machine; the steps, not the minutes, are what compare.",
+        "work on the machine, and the main one alone on both threads; the steps, not the minutes, are what "
+        "compare.",
         "",
         "### Training",
         "",
@@ -156,7 +157,8 @@ def part_c(
         "",
         "![quality against speed](img/compression_speed.png)",
         "",
-        "What int8 costs (dynamic quantisation of the body's weights; the hash sub-graph stays exact):",
+        "What int8 costs (dynamic quantisation of the body's weights and tables; the hash sub-graph stays "
+        "exact):",
         "",
         *_int8_loss(rows),
         "",
