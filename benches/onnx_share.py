@@ -79,6 +79,7 @@ def _session(model: onnx.ModelProto | str, threads: int) -> ort.InferenceSession
 def _students(workdir: Path) -> tuple[dict[str, Path], Any]:
     import transformers
     from compression_report.data import topic_sentences
+    from compression_report.inference import tokenizer_from
     from compression_report.pretrained import MAX_LENGTH
     from hashembed import HashEmbedder
     from hashembed.onnx import export_model
@@ -89,26 +90,21 @@ def _students(workdir: Path) -> tuple[dict[str, Path], Any]:
     teacher = transformers.AutoModel.from_pretrained(model_dir, local_files_only=True).eval()
     texts = topic_sentences()[:64]
     paths = {}
+    # the device's tokenizer: `tokenizers`, truncating and padding as the report's rows do
+    encoder = tokenizer_from(str(Path(model_dir) / "tokenizer.json"), MAX_LENGTH)
     for name, shape in SHAPES.items():
         result = shrink(
             teacher, tokenizer, texts, embedder=HashEmbedder(), steps=1, batch_size=8,
             max_length=MAX_LENGTH, progress=False, **shape,
         )  # fmt: skip
         paths[name] = export_model(result.model, workdir / f"{name}.onnx")
-    return paths, tokenizer
+    return paths, encoder
 
 
 def _inputs(tokenizer: Any, sentences: list[str]) -> dict[str, np.ndarray]:
-    from hashembed.torch import codepoints
+    from compression_report.inference import model_inputs
 
-    enc = tokenizer(sentences, padding=True, truncation=True, max_length=128)
-    ids = np.array(enc["input_ids"])
-    cp, lengths = codepoints([t for row in ids for t in tokenizer.convert_ids_to_tokens(row.tolist())])
-    return {
-        "codepoints": cp.numpy().reshape(*ids.shape, -1),
-        "lengths": lengths.numpy().reshape(ids.shape),
-        "attention_mask": np.array(enc["attention_mask"], dtype=np.int64),
-    }
+    return model_inputs(tokenizer.encode_batch(sentences), by_codepoints=True)
 
 
 def _best(session: ort.InferenceSession, batches: list[dict[str, np.ndarray]]) -> float:

@@ -100,7 +100,7 @@ def test_code_points_as_the_graph_takes_them(tokenizer) -> None:
     enc = tokenizer(texts, padding=True, truncation=True, max_length=32)
     ids = np.array(enc["input_ids"])
     cp, lengths = codepoints([t for row in ids for t in tokenizer.convert_ids_to_tokens(row.tolist())])
-    encodings = inference._tokenizer(str(minilm_dir() / "tokenizer.json"), 32).encode_batch(texts)
+    encodings = inference.tokenizer_from(str(minilm_dir() / "tokenizer.json"), 32).encode_batch(texts)
     got_cp, got_lengths = inference.codepoint_inputs([e.tokens for e in encodings])
     assert np.array_equal(got_cp, cp.numpy().reshape(*ids.shape, -1))
     assert np.array_equal(got_lengths, lengths.numpy().reshape(ids.shape))

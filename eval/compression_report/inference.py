@@ -27,7 +27,8 @@ Embed = Callable[[list[str]], np.ndarray]
 EVAL_DIR = Path(__file__).resolve().parent.parent
 
 
-def _tokenizer(path: str, max_length: int) -> Any:
+def tokenizer_from(path: str, max_length: int) -> Any:
+    """A `tokenizers` tokenizer from its JSON file, truncating to `max_length` and padding."""
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(path)
@@ -65,21 +66,23 @@ def codepoint_inputs(tokens: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.nd
     return cp.reshape(batch, seq, width), lengths.reshape(batch, seq)
 
 
+def model_inputs(encodings: Sequence[Any], by_codepoints: bool) -> dict[str, np.ndarray]:
+    """The inputs of an exported model for a padded batch of `tokenizers` encodings: the
+    tokens' code points (`hashembed.onnx.export_model`'s graph) or their ids (the original's)."""
+    mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+    if by_codepoints:
+        cp, lengths = codepoint_inputs([e.tokens for e in encodings])
+        return {"codepoints": cp, "lengths": lengths, "attention_mask": mask}
+    return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64), "attention_mask": mask}
+
+
 def _onnx(spec: dict[str, Any]) -> Embed:
     session = _session(spec["path"])
-    tokenizer = _tokenizer(spec["tokenizer"], spec["max_length"])
+    tokenizer = tokenizer_from(spec["tokenizer"], spec["max_length"])
     by_codepoints = spec["kind"] == "codepoints"
 
     def embed(texts: list[str]) -> np.ndarray:
-        encodings = tokenizer.encode_batch(texts)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        if by_codepoints:
-            cp, lengths = codepoint_inputs([e.tokens for e in encodings])
-            inputs = {"codepoints": cp, "lengths": lengths, "attention_mask": mask}
-        else:
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            inputs = {"input_ids": ids, "attention_mask": mask}
-        return session.run(None, inputs)[0]
+        return session.run(None, model_inputs(tokenizer.encode_batch(texts), by_codepoints))[0]
 
     return embed
 
