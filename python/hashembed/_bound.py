@@ -1,5 +1,6 @@
 """`VocabEmbedder`: a vocabulary bound to a `HashEmbedder` (`HashEmbedder.bind`), with the
-tokens' code points and the cache of their rows held natively (`hashembed._core.VocabEmbedder`).
+tokens' code points and the cache of their rows held natively (`hashembed._core.VocabEmbedder`):
+the token-id paths, as tokens.py holds the token-string ones.
 
 A training loop sees one vocabulary every step, and its token ids already say which string
 each position holds: `embed_ids` reads the ids in place, computes each id's row at most once
@@ -9,17 +10,29 @@ each position holds: `embed_ids` reads the ids in place, computes each id's row 
 from __future__ import annotations
 
 import operator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
 from . import _checks, _core
-from . import tokens as _tokens
-from . import vocab as _vocab
-from .errors import ParameterError, ParameterTypeError, parameter_error
+from ._checks import Padding
+from .errors import ItemError, ParameterError, ParameterTypeError, item_error, parameter_error
+from .tokens import encoding_list, is_batch_encoding
+from .vocab import vocab_tokens
 
-if TYPE_CHECKING:
-    from ._embedder import HashEmbedder
+
+class Embeds(Protocol):
+    """What a vocabulary is bound to: a `HashEmbedder` (this module does not import it, as
+    `HashEmbedder.bind` imports this one)."""
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def _native(self) -> _core.Embedder: ...
+
+
+E = TypeVar("E", bound=Embeds)
 
 CACHES = ("none", "lazy", "full")
 _ROW_BYTES = 4  # the cache holds float32 rows
@@ -40,7 +53,7 @@ def _int_array(value: Any, name: str, kinds: str) -> np.ndarray:
     return array
 
 
-class VocabEmbedder:
+class VocabEmbedder(Generic[E]):
     """A vocabulary bound to a `HashEmbedder`: token ids in, rows out. Made by
     `HashEmbedder.bind`; immutable apart from its cache, and safe to share between threads.
 
@@ -53,7 +66,7 @@ class VocabEmbedder:
 
     def __init__(
         self,
-        embedder: HashEmbedder,
+        embedder: E,
         vocab: Any,
         *,
         cache: str = "lazy",
@@ -64,7 +77,7 @@ class VocabEmbedder:
             message = f"cache={cache!r} is unknown: expected one of {', '.join(map(repr, CACHES))}"
             raise parameter_error(ParameterError, message, "cache", cache)
         limit = _checks.optional_int(max_cache_bytes, "max_cache_bytes", minimum=0)
-        tokens = _vocab.vocab_tokens(vocab)
+        tokens = vocab_tokens(vocab)
         row_bytes = embedder.dim * _ROW_BYTES
         max_rows = len(tokens) if limit is None else min(len(tokens), limit // row_bytes)
         if cache == "full":
@@ -81,7 +94,7 @@ class VocabEmbedder:
         self._native = _core.VocabEmbedder(embedder._native, tokens, cache, max_rows, num_threads)
 
     @property
-    def embedder(self) -> HashEmbedder:
+    def embedder(self) -> E:
         """The embedder the vocabulary is bound to."""
         return self._embedder
 
@@ -157,16 +170,54 @@ class VocabEmbedder:
         """`HashEmbedder.embed_encodings` from the encodings' token ids: the same
         `(embeddings, mask)`, with each id's row from the cache. The ids must be this
         vocabulary's (the tokenizer's own)."""
-        return _tokens.embed_encoding_ids(
-            self,
-            encodings,
-            skip_special_tokens=skip_special_tokens,
+        padding = Padding.of(
             max_length=max_length,
             pad_to_multiple_of=pad_to_multiple_of,
             out=out,
             dtype=dtype,
             num_threads=num_threads,
         )
+        arrays = _batch_arrays(encodings, skip_special_tokens)
+        if arrays is not None:
+            return self._embed_arrays(padding, *arrays)
+        encs = encoding_list(encodings)
+        ids = [e.ids for e in encs]
+        lens = [len(i) for i in ids]
+        width, seq = padding.widths(max(lens, default=0))
+        padding.check_size(len(encs), seq, self.dim)
+        attention = [e.attention_mask for e in encs]
+        for b, a in enumerate(attention):
+            if len(a) != lens[b]:
+                reason = f"has {lens[b]} tokens but {len(a)} mask entries"
+                raise item_error(ItemError, f"encodings[{b}]", b, reason)
+        mask = _padded(attention, lens, width, seq, bool)
+        keep = mask
+        if skip_special_tokens:
+            special = _padded([e.special_tokens_mask for e in encs], lens, width, seq, bool)
+            keep = mask & ~special
+        return self._write(_padded(ids, lens, width, seq, np.int64), keep, padding), mask
+
+    def _embed_arrays(
+        self, padding: Padding, ids: np.ndarray, attention: np.ndarray, special: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`embed_encodings` of a padded batch given as arrays."""
+        batch, longest = ids.shape
+        width, seq = padding.widths(longest)
+        padding.check_size(batch, seq, self.dim)
+        mask = np.zeros((batch, seq), dtype=bool)
+        mask[:, :width] = attention[:, :width]
+        keep = mask if special is None else mask & np.pad(special[:, :width] == 0, ((0, 0), (0, seq - width)))
+        if seq != longest or width != longest:
+            grid = np.zeros((batch, seq), dtype=ids.dtype)
+            grid[:, :width] = ids[:, :width]
+            ids = grid
+        return self._write(ids, keep, padding), mask
+
+    def _write(self, ids: np.ndarray, keep: np.ndarray, padding: Padding) -> np.ndarray:
+        """The rows of a (B, S) grid of ids, zeros where `keep` is False."""
+        out = padding.output((*ids.shape, self.dim))
+        self._native.embed_ids_into(ids, out, keep, [], padding.num_threads)
+        return out
 
     def __repr__(self) -> str:
         limit = "" if self._max_cache_bytes is None else f", max_cache_bytes={self._max_cache_bytes}"
@@ -200,7 +251,40 @@ def _zero_ids(zero_ids: Any) -> list[int]:
     return [z for z in out if -(2**63) <= z < 2**63]
 
 
-def _rebuild(
-    embedder: HashEmbedder, tokens: list[str], cache: str, max_cache_bytes: int | None
-) -> VocabEmbedder:
+def _padded(rows: list[list[int]], lens: list[int], width: int, seq: int, dtype: Any) -> np.ndarray:
+    """`rows` cut to `width` and padded with zeros to `seq`, as one (len(rows), seq) array."""
+    if rows and min(lens) == max(lens):  # a padded batch: one conversion, no Python loop
+        grid = np.array(rows, dtype=dtype).reshape(len(rows), lens[0])[:, :width]
+        if grid.shape[1] == seq:
+            return grid
+        out = np.zeros((len(rows), seq), dtype=dtype)
+        out[:, : grid.shape[1]] = grid
+        return out
+    out = np.zeros((len(rows), seq), dtype=dtype)
+    for b, row in enumerate(rows):
+        n = min(lens[b], width)
+        out[b, :n] = row[:n]
+    return out
+
+
+def _batch_arrays(encodings: Any, skip_special_tokens: bool) -> tuple[np.ndarray, ...] | None:
+    """The (ids, attention mask[, special tokens mask]) of a padded transformers
+    BatchEncoding as 2-D arrays (its tensors are read without a copy), or None where the
+    encodings must be read one by one (ragged lists, a missing mask, not a BatchEncoding)."""
+    if not is_batch_encoding(encodings):
+        return None
+    names = ["input_ids", "attention_mask"] + (["special_tokens_mask"] if skip_special_tokens else [])
+    if not all(name in encodings for name in names) or encodings.encodings is None:
+        return None
+    try:
+        arrays = tuple(np.asarray(encodings[name]) for name in names)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    shape = arrays[0].shape
+    if len(shape) != 2 or any(a.shape != shape or a.dtype.kind not in "biu" for a in arrays):
+        return None
+    return arrays
+
+
+def _rebuild(embedder: E, tokens: list[str], cache: str, max_cache_bytes: int | None) -> VocabEmbedder[E]:
     return VocabEmbedder(embedder, tokens, cache=cache, max_cache_bytes=max_cache_bytes)

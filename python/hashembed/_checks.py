@@ -1,5 +1,8 @@
 """Checks and allocations shared by every way of embedding (`HashEmbedder`, tokens, Arrow,
-vocabularies): dtypes, output arrays and their memory, ordered text sequences. A leaf module:
+vocabularies): dtypes, output arrays and their memory, ordered text sequences, and `Padding`,
+the keywords of every padded `(batch, seq, dim)` output (`max_length`, `pad_to_multiple_of`,
+`out`, `dtype`, `num_threads`), checked once where a public method takes them and handed
+down as one value to the token-string and token-id paths. A leaf module:
 it imports nothing of hashembed's but the extension and the errors, so those modules import it and not
 each other."""
 
@@ -8,6 +11,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -119,3 +123,53 @@ def optional_int(value: Any, name: str, minimum: int = 1) -> int | None:
         message = f"{name}={n} is out of range: expected {what} or None"
         raise parameter_error(ParameterError, message, name, n)
     return n
+
+
+@dataclass(frozen=True)
+class Padding:
+    max_length: int | None
+    pad_to_multiple_of: int | None
+    out: np.ndarray | None
+    dtype: np.dtype
+    num_threads: int | None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        max_length: Any = None,
+        pad_to_multiple_of: Any = None,
+        out: Any = None,
+        dtype: Any = "float32",
+        num_threads: int | None = None,
+    ) -> Padding:
+        """The keywords as a public method takes them, checked (`num_threads` is checked by
+        the native call that uses it)."""
+        return cls(
+            optional_int(max_length, "max_length"),
+            optional_int(pad_to_multiple_of, "pad_to_multiple_of"),
+            out,
+            dtype_of(dtype),
+            num_threads,
+        )
+
+    def widths(self, longest: int) -> tuple[int, int]:
+        """(tokens kept per row, padded sequence length): the longest row cut to max_length,
+        and that rounded up to a multiple of pad_to_multiple_of."""
+        width = longest if self.max_length is None else min(longest, self.max_length)
+        step = self.pad_to_multiple_of
+        return width, width if step is None else -(-width // step) * step
+
+    def check_size(self, batch: int, seq: int, dim: int) -> None:
+        """Refuses an output that cannot fit in memory, or an `out` of the wrong shape, before
+        the (batch, seq) mask and positions are built: a huge `pad_to_multiple_of` would
+        otherwise fill the memory with them before the output's own check."""
+        shape = (batch, seq, dim)
+        if self.out is None:
+            check_fits(shape, self.dtype, extra=batch * seq + 8 * seq)
+        else:
+            check_out(self.out, shape, self.dtype)
+
+    def output(self, shape: tuple[int, ...]) -> np.ndarray:
+        """`out`, checked against `shape`, or a new array of it."""
+        return output(self.out, shape, self.dtype)

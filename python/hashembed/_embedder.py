@@ -14,7 +14,7 @@ from . import arrow as _arrow
 from . import tokens as _tokens
 from . import vocab as _vocab
 from ._bound import VocabEmbedder
-from ._checks import as_text_list, dtype_of, output
+from ._checks import Padding, as_text_list, dtype_of, output
 from .errors import ParameterError, ParameterTypeError, parameter_error
 
 # Measured in docs/quality.md (typo recall@1 averaged over seven languages, against the
@@ -208,15 +208,14 @@ class HashEmbedder:
         that shape and of dtype `dtype`. Every token is embedded in one parallel native call,
         straight into its row, and equal tokens are computed once.
         """
-        return _tokens.embed_tokens(
-            self,
-            batch,
+        padding = Padding.of(
             max_length=max_length,
             pad_to_multiple_of=pad_to_multiple_of,
             out=out,
             dtype=dtype,
             num_threads=num_threads,
         )
+        return _tokens.embed_tokens(self._native, self.dim, batch, padding)
 
     def embed_encodings(
         self,
@@ -228,7 +227,7 @@ class HashEmbedder:
         out: np.ndarray | None = None,
         dtype: Any = "float32",
         num_threads: int | None = None,
-        vocab: VocabEmbedder | None = None,
+        vocab: VocabEmbedder[HashEmbedder] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """`embed_tokens` for the output of a Hugging Face tokenizer: `(embeddings, mask)`.
 
@@ -267,16 +266,14 @@ class HashEmbedder:
                 dtype=dtype,
                 num_threads=num_threads,
             )
-        return _tokens.embed_encodings(
-            self,
-            encodings,
-            skip_special_tokens=skip_special_tokens,
+        padding = Padding.of(
             max_length=max_length,
             pad_to_multiple_of=pad_to_multiple_of,
             out=out,
             dtype=dtype,
             num_threads=num_threads,
         )
+        return _tokens.embed_encodings(self._native, self.dim, encodings, skip_special_tokens, padding)
 
     def embed_vocab(
         self, vocab: Any, *, dtype: Any = "float32", num_threads: int | None = None
@@ -288,7 +285,7 @@ class HashEmbedder:
         tokenizer.json or a directory holding either, or a `tokenizers.Tokenizer` (its
         vocabulary with added tokens). Write the table with `hashembed.save_table`.
         """
-        return _vocab.embed_vocab(self, vocab, dtype=dtype, num_threads=num_threads)
+        return _vocab.embed_vocab(self._native, self.dim, vocab, dtype=dtype, num_threads=num_threads)
 
     def bind(
         self,
@@ -297,7 +294,7 @@ class HashEmbedder:
         cache: str = "lazy",
         max_cache_bytes: int | None = None,
         num_threads: int | None = None,
-    ) -> VocabEmbedder:
+    ) -> VocabEmbedder[HashEmbedder]:
         """This embedder bound to a vocabulary: a `VocabEmbedder`, which embeds token ids.
 
         `vocab` is anything `embed_vocab` reads (a list, a token -> id dict, a vocab.txt or
@@ -329,7 +326,9 @@ class HashEmbedder:
         `nulls="error"`; a row that is not valid UTF-8 is a ValueError naming it. `out`,
         `dtype` and `num_threads` work as in `embed_batch`.
         """
-        return _arrow.embed_arrow(self, array, nulls=nulls, out=out, dtype=dtype, num_threads=num_threads)
+        return _arrow.embed_arrow(
+            self._native, self.dim, array, nulls=nulls, out=out, dtype=dtype, num_threads=num_threads
+        )
 
     def __call__(self, texts: Any, **kwargs: Any) -> np.ndarray:
         """`embed` for a str, `embed_batch` for a sequence of them (keyword arguments go to

@@ -12,15 +12,12 @@ a copy of the data without those bytes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _core
 from .errors import ItemError, ParameterError, item_error, parameter_error, renamed
-
-if TYPE_CHECKING:
-    from ._embedder import HashEmbedder
 
 __all__ = ["embed_arrow"]
 
@@ -72,7 +69,7 @@ def _as_arrow(pa: Any, array: Any) -> Any:
 
 
 def _utf8(
-    embedder: HashEmbedder,
+    native: _core.Embedder,
     data: np.ndarray,
     offsets: np.ndarray,
     out: np.ndarray,
@@ -81,7 +78,7 @@ def _utf8(
 ) -> None:
     """Rows `first_row ...` of the array: data[offsets[i]:offsets[i+1]] into out[i]."""
     try:
-        embedder._native.embed_utf8_into(data, offsets, out, num_threads)
+        native.embed_utf8_into(data, offsets, out, num_threads)
     except ItemError as e:
         row = first_row + e.index
         raise renamed(e, f"row {row}", row) from None
@@ -113,7 +110,7 @@ def _check_utf8(pa: Any, chunks: list[Any]) -> None:
 
 def _embed_chunk(
     pa: Any,
-    embedder: HashEmbedder,
+    native: _core.Embedder,
     chunk: Any,
     out: np.ndarray,
     num_threads: int | None,
@@ -139,7 +136,7 @@ def _embed_chunk(
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
     data = data[base:end]
     if not chunk.null_count:
-        _utf8(embedder, data, offsets, out, num_threads, start)
+        _utf8(native, data, offsets, out, num_threads, start)
         return
     null = chunk.is_null().to_numpy(zero_copy_only=False)
     spans = np.flatnonzero(null & (offsets[1:] != offsets[:-1]))
@@ -156,14 +153,15 @@ def _embed_chunk(
     for hi in [*spans.tolist(), n]:
         if hi > lo:
             a, b = int(offsets[lo]), int(offsets[hi])
-            _utf8(embedder, data[a:b], offsets[lo : hi + 1] - a, out[lo:hi], num_threads, start + lo)
+            _utf8(native, data[a:b], offsets[lo : hi + 1] - a, out[lo:hi], num_threads, start + lo)
         lo = hi + 1
     # Embedded as the empty string, a null row would not be zeros with boundary markers.
     out[null] = 0
 
 
 def embed_arrow(
-    embedder: HashEmbedder,
+    native: _core.Embedder,
+    dim: int,
     array: Any,
     *,
     nulls: str = "zero",
@@ -182,7 +180,7 @@ def embed_arrow(
         first = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
         raise item_error(ItemError, f"row {first}", first, "is null (nulls='error')")
     dt = _checks.dtype_of(dtype)
-    out = _checks.output(out, (len(array), embedder.dim), dt)
+    out = _checks.output(out, (len(array), dim), dt)
     chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
     if len(chunks) > 1 or array.null_count:
         # More than one native call: each checks only its own rows before writing, so every
@@ -191,6 +189,6 @@ def embed_arrow(
     start = 0
     for chunk in chunks:
         stop = start + len(chunk)
-        _embed_chunk(pa, embedder, chunk, out[start:stop], num_threads, start)
+        _embed_chunk(pa, native, chunk, out[start:stop], num_threads, start)
         start = stop
     return out

@@ -19,14 +19,12 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from . import _checks, _safetensors
+from . import _checks, _core, _safetensors
 from ._files import preallocate, replacing
 from .errors import ItemTypeError, item_error
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
-
-    from ._embedder import HashEmbedder
 
 __all__ = ["embed_vocab", "load_tokenizer", "read_vocab", "save_table", "vocab_tokens"]
 
@@ -240,18 +238,14 @@ def vocab_tokens(vocab: Any) -> list[str]:
 
 
 def embed_vocab(
-    embedder: HashEmbedder,
-    vocab: Any,
-    *,
-    dtype: Any = "float32",
-    num_threads: int | None = None,
+    native: _core.Embedder, dim: int, vocab: Any, *, dtype: Any = "float32", num_threads: int | None = None
 ) -> np.ndarray:
     """See `HashEmbedder.embed_vocab`."""
     dt = _checks.dtype_of(dtype)
     tokens, ids = _checked(vocab)
-    out = _checks.allocate((len(tokens), embedder.dim), dt)
+    out = _checks.allocate((len(tokens), dim), dt)
     if tokens:
-        embedder._native.embed_batch_into(tokens, out, num_threads, ids)
+        native.embed_batch_into(tokens, out, num_threads, ids)
     return out
 
 
