@@ -4,8 +4,9 @@ Every `import` counts, at any depth (a function's lazy import, an `if TYPE_CHECK
 since each is a dependency a reader has to follow. A back arrow is an import from a lower
 layer into a higher one (the core into an integration, a library module into the CLI); a
 private cross-import takes an underscore name from another module. The project's own
-scripts (eval/, benches/, examples/) import only what a module lists in `__all__`. `python tests/structure.py` prints them; tests/core/test_structure.py
-asserts there are none. `python tests/structure.py --walk` also follows one call of
+scripts (eval/, benches/, examples/) should import only what a module lists in `__all__`.
+`python tests/structure.py` prints all of them; tests/core/test_structure.py asserts there
+are none. `python tests/structure.py --walk` also follows one call of
 `HashEmbedder.embed_encodings` through the package's modules (its rooms): each stay is a run
 of calls into one module, a return is a stay in a module the call has already left.
 """
@@ -24,7 +25,7 @@ SCRIPTS = ("eval", "benches", "examples")
 
 # Lower layers first: the core's leaves, the embedders, the integrations, the front ends.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("_core", "errors", "_checks", "_params", "_files", "_safetensors", "reference", "progress"),
+    ("_core", "errors", "_checks", "_optional", "_params", "_files", "_safetensors", "reference", "progress"),
     ("tokens", "vocab", "arrow", "_bound", "_embedder", "hashembed"),
     ("torch", "onnx", "dask"),
     ("cli", "demo", "__main__"),

@@ -654,7 +654,7 @@ def test_optional_modules_are_lazy_attributes():
     try:
         import torch  # noqa: F401
     except ImportError:
-        assert lines[1] == "hashembed.torch needs torch: pip install 'hashembed[torch]'"
+        assert lines[1] == "hashembed.torch needs the 'torch' package: pip install 'hashembed[torch]'"
     assert lines[-1] == "True False"
 
 

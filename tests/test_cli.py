@@ -18,7 +18,7 @@ import hashembed
 import numpy as np
 import pytest
 from hashembed import cli
-from hashembed.cli.progress import Progress
+from hashembed.progress import Progress
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")

@@ -414,16 +414,16 @@ class _FakeClock:
 
 
 def test_schedule_warms_up_decays_and_follows_a_time_budget() -> None:
-    from hashembed.torch.shrink import _Schedule
+    from hashembed.torch.distillation import Schedule
 
     clock = _FakeClock()
-    by_steps = _Schedule(100, None, clock)
+    by_steps = Schedule(100, None, clock)
     assert by_steps(0) == pytest.approx(0.2) and by_steps(5) == pytest.approx(1.0)
     assert by_steps(50) == pytest.approx(0.5 / 0.95) and by_steps(100) == 0.0
     clock.seconds = 1e9  # no budget: time does not count
     assert by_steps(50) == pytest.approx(0.5 / 0.95)
 
-    by_time = _Schedule(1_000_000, 60.0, clock)
+    by_time = Schedule(1_000_000, 60.0, clock)
     clock.seconds = 30.0  # half the budget spent after 10 of a million steps
     assert by_time.progress(10) == pytest.approx(0.5) and by_time(10) == pytest.approx(0.5 / 0.95)
     clock.seconds = 60.0

@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 from hashembed.onnx import export_model, quantize_int8
-from hashembed.torch import agreement
-from hashembed.torch.embedding import parameter_count
+from hashembed.torch import agreement, parameter_count
 
 from .inference import embed_all, load, peak_rss, throughput
 from .original import export_original

@@ -19,10 +19,17 @@ from typing import Any, Callable
 import torch
 import transformers
 from hashembed import HashEmbedder
-from hashembed.torch import HashEmbedding, agreement, distil, save, sentence_embeddings, shrink
-from hashembed.torch.batches import Encoder
-from hashembed.torch.embedding import parameter_count
-from hashembed.torch.shrink import token_weights
+from hashembed.torch import (
+    Encoder,
+    HashEmbedding,
+    agreement,
+    distil,
+    parameter_count,
+    save,
+    sentence_embeddings,
+    shrink,
+    token_weights,
+)
 
 from .baselines import HashedTableEmbedding, LowRankEmbedding
 from .data import split

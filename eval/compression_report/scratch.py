@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 from hashembed import HashEmbedder
-from hashembed.torch import TokenHashEmbedding
-from hashembed.torch.embedding import parameter_count
+from hashembed.torch import TokenHashEmbedding, parameter_count
 from quality_report.typos import char_distribution, make_typo
 from torch import nn
 

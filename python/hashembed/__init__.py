@@ -13,6 +13,7 @@ from typing import Any
 from ._bound import VocabEmbedder
 from ._core import __version__, available_kernels, default_threads, get_kernel, set_kernel
 from ._embedder import HashEmbedder
+from ._optional import missing
 from .errors import ItemError, ItemTypeError, ParameterError, ParameterTypeError
 from .vocab import load_tokenizer, save_table
 
@@ -34,7 +35,7 @@ __all__ = [
 
 # Submodules imported on first access (`hashembed.torch` after `import hashembed`), each with
 # the extra that installs what it needs; `reference` needs nothing.
-_LAZY = {"reference": None, "torch": "torch", "dask": "dask"}
+_LAZY = {"reference": None, "torch": "torch", "dask": "dask", "onnx": "onnx"}
 
 
 def __getattr__(name: str) -> Any:
@@ -45,6 +46,4 @@ def __getattr__(name: str) -> Any:
     except ModuleNotFoundError as e:
         if e.name is None or e.name.startswith(__name__) or _LAZY[name] is None:
             raise
-        raise ImportError(
-            f"hashembed.{name} needs {e.name.split('.')[0]}: pip install 'hashembed[{_LAZY[name]}]'"
-        ) from e
+        raise missing(e, _LAZY[name], f"hashembed.{name}") from e

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import _checks, _core
+from ._optional import optional
 from .errors import ItemError, ParameterError, item_error, parameter_error, renamed
 
 __all__ = ["embed_arrow"]
@@ -24,14 +25,6 @@ __all__ = ["embed_arrow"]
 # Above this many null rows whose offsets span bytes, those rows are cut out of a copy of
 # the data rather than embedding the valid runs between them with one native call each.
 _MAX_SPLITS = 64
-
-
-def _import_pyarrow() -> Any:
-    try:
-        import pyarrow
-    except ImportError as e:
-        raise ImportError("embed_arrow needs the 'pyarrow' package: pip install 'hashembed[arrow]'") from e
-    return pyarrow
 
 
 def _is_view(pa: Any, t: Any) -> bool:
@@ -174,7 +167,7 @@ def embed_arrow(
         raise parameter_error(
             ParameterError, f"nulls={nulls!r} is unknown: expected 'zero' or 'error'", "nulls", nulls
         )
-    pa = _import_pyarrow()
+    pa = optional("pyarrow", "arrow", "embed_arrow")
     array = _as_arrow(pa, array)
     if nulls == "error" and array.null_count:
         first = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])

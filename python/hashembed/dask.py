@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ._embedder import HashEmbedder
+from ._optional import optional
 
 __all__ = [
     "embed_partition",
@@ -42,12 +43,7 @@ __all__ = [
 
 
 def _modules() -> tuple[Any, Any]:
-    try:
-        import pandas as pd
-        import pyarrow as pa
-    except ImportError as e:
-        raise ImportError("hashembed.dask needs pandas and pyarrow: pip install 'hashembed[dask]'") from e
-    return pd, pa
+    return optional("pandas", "dask", "hashembed.dask"), optional("pyarrow", "dask", "hashembed.dask")
 
 
 def embedding_type(embedder: HashEmbedder) -> Any:

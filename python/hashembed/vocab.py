@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _checks, _core, _safetensors
 from ._files import preallocate, replacing
+from ._optional import optional
 from .errors import ItemTypeError, item_error
 
 if TYPE_CHECKING:
@@ -35,16 +36,6 @@ _NPY_HEADER_ROOM = 4096
 
 TABLE_KEY = "embeddings"
 """The tensor name `save_table` uses in a .safetensors file."""
-
-
-def _import_tokenizers() -> Any:
-    try:
-        import tokenizers
-    except ImportError as e:
-        raise ImportError(
-            "reading a tokenizer needs the 'tokenizers' package: pip install 'hashembed[hf]'"
-        ) from e
-    return tokenizers
 
 
 def _existing(path: PathLike) -> Path:
@@ -110,7 +101,7 @@ def load_tokenizer(path: PathLike, *, lowercase: bool | None = None) -> Tokenize
     Raises FileNotFoundError for a missing file and ValueError for one that cannot be read
     as a tokenizer; the messages name the file.
     """
-    tokenizers = _import_tokenizers()
+    tokenizers = optional("tokenizers", "hf", "reading a tokenizer")
     p = _resolve(path)
     if _is_json(p):
         try:

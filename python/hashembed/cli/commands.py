@@ -22,10 +22,10 @@ from .. import (
     save_table,
 )
 from ..errors import ItemError
+from ..progress import Progress
 from .config import check_positive, embedder_from
 from .errors import PROG, CLIError
 from .output import NpyWriter, Outputs
-from .progress import Progress
 from .sources import TABLE_SUFFIXES, ArrowSource, TextSource, rereadable
 
 CHUNK_BYTES = 1 << 22  # output bytes per chunk when --batch-size is not given

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ParameterError
+from ..progress import status
 from .config import add_config_flags, check_positive, embedder_from
 from .errors import CLIError, os_message
-from .progress import status
 
 
 def add_parser(sub: Any) -> None:

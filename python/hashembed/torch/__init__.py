@@ -19,23 +19,30 @@ does not.
 
 from __future__ import annotations
 
-from .embedding import HashEmbedding, TokenHashEmbedding, replace_input_embeddings
+from .batches import Encoder
+from .distillation import DistilConfig, ShrinkResult, distil, distillation_loss
+from .embedding import HashEmbedding, TokenHashEmbedding, parameter_count, replace_input_embeddings
 from .functional import codepoints
 from .metrics import agreement, mean_pool, sentence_embeddings
 from .saving import load, save
-from .shrink import ShrinkResult, distil, shrink
+from .shrink import shrink, token_weights
 
 __all__ = [
+    "DistilConfig",
+    "Encoder",
     "HashEmbedding",
     "ShrinkResult",
     "TokenHashEmbedding",
     "agreement",
     "codepoints",
     "distil",
+    "distillation_loss",
     "load",
     "mean_pool",
+    "parameter_count",
     "replace_input_embeddings",
     "save",
     "sentence_embeddings",
     "shrink",
+    "token_weights",
 ]

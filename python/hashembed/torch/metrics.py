@@ -31,8 +31,10 @@ def sentence_embeddings(
 ) -> np.ndarray:
     """(len(texts), hidden) float32 mean-pooled, normalised embeddings of `texts`.
 
-    Texts are batched in order of length, so little of each batch is padding."""
-    encode = Encoder(tokenizer, max_length)
+    `tokenizer` is a transformers tokenizer, a `tokenizers.Tokenizer`, or an `Encoder` of
+    either (which has its own `max_length`, and is not made anew for each call). Texts are
+    batched in order of length, so little of each batch is padding."""
+    encode = tokenizer if isinstance(tokenizer, Encoder) else Encoder(tokenizer, max_length)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device

@@ -1,4 +1,5 @@
-"""The progress bar `embed` draws on a terminal."""
+"""Progress on stderr for long work: the bar of `hashembed embed` and of training
+(`hashembed.torch.shrink`, `distil`), and the status lines of steps that draw no bar."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import math
 import sys
 import time
 from typing import IO, Any
+
+__all__ = ["Progress", "status"]
 
 
 def _isatty(stream: Any) -> bool:

@@ -1,0 +1,26 @@
+"""Distillation: training a student encoder to reproduce its teacher (`distil`), the loop
+`shrink` trains its hash-embedding student with. `DistilConfig` holds the training options,
+`distillation_loss` the objective, `ShrinkResult` what a run returns."""
+
+from __future__ import annotations
+
+from .config import DEFAULT_LR, INPUT_LR_SCALE, WARMUP, DistilConfig
+from .loop import Clock, Course, Schedule, course, distil, input_table, train
+from .loss import distillation_loss
+from .result import ShrinkResult
+
+__all__ = [
+    "DEFAULT_LR",
+    "INPUT_LR_SCALE",
+    "WARMUP",
+    "Clock",
+    "Course",
+    "DistilConfig",
+    "Schedule",
+    "ShrinkResult",
+    "course",
+    "distil",
+    "distillation_loss",
+    "input_table",
+    "train",
+]
