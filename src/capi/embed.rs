@@ -221,196 +221,160 @@ pub unsafe extern "C" fn hashembed_output_len(
     })
 }
 
-/// Embeds `text_len` bytes of UTF-8 at `text` into `out` (room for `out_len` floats; the
-/// first `dim` are written).
-///
-/// # Safety
-/// `e` must be NULL or a live embedder; `text` must be NULL or hold `text_len` bytes; `out`
-/// must be NULL or hold `out_len` writable floats not overlapping the other arguments.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn hashembed_embed_utf8(
-    e: *const hashembed_embedder,
-    text: *const c_char,
-    text_len: usize,
-    out: *mut f32,
-    out_len: usize,
-) -> Status {
-    // SAFETY: the caller's contract, passed on.
-    unsafe { utf8("hashembed_embed_utf8", e, text, text_len, out, out_len) }
+/// Defines entry points that each forward to the generic function named as its body, passing
+/// its own name for error reports. The signatures stay written out, f32 and f64 alike:
+/// `tests/capi_header.rs` reads them from this text to check them against the header.
+macro_rules! entry_points {
+    ($(
+        $(#[$meta:meta])*
+        pub unsafe extern "C" fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> Status {
+            $generic:ident
+        }
+    )*) => {$(
+        $(#[$meta])*
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> Status {
+            // SAFETY: the caller's contract, passed on.
+            unsafe { $generic(stringify!($name), $($arg),*) }
+        }
+    )*};
 }
 
-/// As [`hashembed_embed_utf8`], writing float64 values.
-///
-/// # Safety
-/// As [`hashembed_embed_utf8`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn hashembed_embed_utf8_f64(
-    e: *const hashembed_embedder,
-    text: *const c_char,
-    text_len: usize,
-    out: *mut f64,
-    out_len: usize,
-) -> Status {
-    // SAFETY: the caller's contract, passed on.
-    unsafe { utf8("hashembed_embed_utf8_f64", e, text, text_len, out, out_len) }
-}
-
-/// Embeds `text_len` code points at `text` (each at most 0x10FFFF; surrogates allowed).
-///
-/// # Safety
-/// As [`hashembed_embed_utf8`], with `text` holding `text_len` `u32` values.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn hashembed_embed_utf32(
-    e: *const hashembed_embedder,
-    text: *const u32,
-    text_len: usize,
-    out: *mut f32,
-    out_len: usize,
-) -> Status {
-    // SAFETY: the caller's contract, passed on.
-    unsafe { utf32("hashembed_embed_utf32", e, text, text_len, out, out_len) }
-}
-
-/// As [`hashembed_embed_utf32`], writing float64 values.
-///
-/// # Safety
-/// As [`hashembed_embed_utf32`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn hashembed_embed_utf32_f64(
-    e: *const hashembed_embedder,
-    text: *const u32,
-    text_len: usize,
-    out: *mut f64,
-    out_len: usize,
-) -> Status {
-    // SAFETY: the caller's contract, passed on.
-    unsafe { utf32("hashembed_embed_utf32_f64", e, text, text_len, out, out_len) }
-}
-
-/// Embeds `n` UTF-8 texts, text `i` being `bytes[offsets[i]..offsets[i + 1]]`, into row `i`
-/// of `out` (`n * dim` values, row-major), with `threads` workers (0: all cores).
-///
-/// # Safety
-/// `e` must be NULL or a live embedder; `bytes` must be NULL or hold `bytes_len` bytes;
-/// `offsets` must be NULL or hold `n + 1` values; `out` must be NULL or hold `out_len`
-/// writable floats not overlapping the other arguments.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn hashembed_embed_utf8_batch(
-    e: *const hashembed_embedder,
-    bytes: *const c_char,
-    bytes_len: usize,
-    offsets: *const u64,
-    n: usize,
-    out: *mut f32,
-    out_len: usize,
-    threads: usize,
-) -> Status {
-    // SAFETY: the caller's contract, passed on.
-    unsafe {
-        utf8_batch(
-            "hashembed_embed_utf8_batch",
-            e,
-            bytes,
-            bytes_len,
-            offsets,
-            n,
-            out,
-            out_len,
-            threads,
-        )
+entry_points! {
+    /// Embeds `text_len` bytes of UTF-8 at `text` into `out` (room for `out_len` floats; the
+    /// first `dim` are written).
+    ///
+    /// # Safety
+    /// `e` must be NULL or a live embedder; `text` must be NULL or hold `text_len` bytes; `out`
+    /// must be NULL or hold `out_len` writable floats not overlapping the other arguments.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn hashembed_embed_utf8(
+        e: *const hashembed_embedder,
+        text: *const c_char,
+        text_len: usize,
+        out: *mut f32,
+        out_len: usize,
+    ) -> Status {
+        utf8
     }
-}
 
-/// As [`hashembed_embed_utf8_batch`], writing float64 values.
-///
-/// # Safety
-/// As [`hashembed_embed_utf8_batch`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn hashembed_embed_utf8_batch_f64(
-    e: *const hashembed_embedder,
-    bytes: *const c_char,
-    bytes_len: usize,
-    offsets: *const u64,
-    n: usize,
-    out: *mut f64,
-    out_len: usize,
-    threads: usize,
-) -> Status {
-    // SAFETY: the caller's contract, passed on.
-    unsafe {
-        utf8_batch(
-            "hashembed_embed_utf8_batch_f64",
-            e,
-            bytes,
-            bytes_len,
-            offsets,
-            n,
-            out,
-            out_len,
-            threads,
-        )
+    /// As [`hashembed_embed_utf8`], writing float64 values.
+    ///
+    /// # Safety
+    /// As [`hashembed_embed_utf8`].
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn hashembed_embed_utf8_f64(
+        e: *const hashembed_embedder,
+        text: *const c_char,
+        text_len: usize,
+        out: *mut f64,
+        out_len: usize,
+    ) -> Status {
+        utf8
     }
-}
 
-/// Embeds `n` code point texts, text `i` being `chars[offsets[i]..offsets[i + 1]]`, into row
-/// `i` of `out`, with `threads` workers (0: all cores).
-///
-/// # Safety
-/// As [`hashembed_embed_utf8_batch`], with `chars` holding `chars_len` `u32` values.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn hashembed_embed_utf32_batch(
-    e: *const hashembed_embedder,
-    chars: *const u32,
-    chars_len: usize,
-    offsets: *const u64,
-    n: usize,
-    out: *mut f32,
-    out_len: usize,
-    threads: usize,
-) -> Status {
-    // SAFETY: the caller's contract, passed on.
-    unsafe {
-        utf32_batch(
-            "hashembed_embed_utf32_batch",
-            e,
-            chars,
-            chars_len,
-            offsets,
-            n,
-            out,
-            out_len,
-            threads,
-        )
+    /// Embeds `text_len` code points at `text` (each at most 0x10FFFF; surrogates allowed).
+    ///
+    /// # Safety
+    /// As [`hashembed_embed_utf8`], with `text` holding `text_len` `u32` values.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn hashembed_embed_utf32(
+        e: *const hashembed_embedder,
+        text: *const u32,
+        text_len: usize,
+        out: *mut f32,
+        out_len: usize,
+    ) -> Status {
+        utf32
     }
-}
 
-/// As [`hashembed_embed_utf32_batch`], writing float64 values.
-///
-/// # Safety
-/// As [`hashembed_embed_utf32_batch`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn hashembed_embed_utf32_batch_f64(
-    e: *const hashembed_embedder,
-    chars: *const u32,
-    chars_len: usize,
-    offsets: *const u64,
-    n: usize,
-    out: *mut f64,
-    out_len: usize,
-    threads: usize,
-) -> Status {
-    // SAFETY: the caller's contract, passed on.
-    unsafe {
-        utf32_batch(
-            "hashembed_embed_utf32_batch_f64",
-            e,
-            chars,
-            chars_len,
-            offsets,
-            n,
-            out,
-            out_len,
-            threads,
-        )
+    /// As [`hashembed_embed_utf32`], writing float64 values.
+    ///
+    /// # Safety
+    /// As [`hashembed_embed_utf32`].
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn hashembed_embed_utf32_f64(
+        e: *const hashembed_embedder,
+        text: *const u32,
+        text_len: usize,
+        out: *mut f64,
+        out_len: usize,
+    ) -> Status {
+        utf32
+    }
+
+    /// Embeds `n` UTF-8 texts, text `i` being `bytes[offsets[i]..offsets[i + 1]]`, into row `i`
+    /// of `out` (`n * dim` values, row-major), with `threads` workers (0: all cores).
+    ///
+    /// # Safety
+    /// `e` must be NULL or a live embedder; `bytes` must be NULL or hold `bytes_len` bytes;
+    /// `offsets` must be NULL or hold `n + 1` values; `out` must be NULL or hold `out_len`
+    /// writable floats not overlapping the other arguments.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn hashembed_embed_utf8_batch(
+        e: *const hashembed_embedder,
+        bytes: *const c_char,
+        bytes_len: usize,
+        offsets: *const u64,
+        n: usize,
+        out: *mut f32,
+        out_len: usize,
+        threads: usize,
+    ) -> Status {
+        utf8_batch
+    }
+
+    /// As [`hashembed_embed_utf8_batch`], writing float64 values.
+    ///
+    /// # Safety
+    /// As [`hashembed_embed_utf8_batch`].
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn hashembed_embed_utf8_batch_f64(
+        e: *const hashembed_embedder,
+        bytes: *const c_char,
+        bytes_len: usize,
+        offsets: *const u64,
+        n: usize,
+        out: *mut f64,
+        out_len: usize,
+        threads: usize,
+    ) -> Status {
+        utf8_batch
+    }
+
+    /// Embeds `n` code point texts, text `i` being `chars[offsets[i]..offsets[i + 1]]`, into row
+    /// `i` of `out`, with `threads` workers (0: all cores).
+    ///
+    /// # Safety
+    /// As [`hashembed_embed_utf8_batch`], with `chars` holding `chars_len` `u32` values.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn hashembed_embed_utf32_batch(
+        e: *const hashembed_embedder,
+        chars: *const u32,
+        chars_len: usize,
+        offsets: *const u64,
+        n: usize,
+        out: *mut f32,
+        out_len: usize,
+        threads: usize,
+    ) -> Status {
+        utf32_batch
+    }
+
+    /// As [`hashembed_embed_utf32_batch`], writing float64 values.
+    ///
+    /// # Safety
+    /// As [`hashembed_embed_utf32_batch`].
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn hashembed_embed_utf32_batch_f64(
+        e: *const hashembed_embedder,
+        chars: *const u32,
+        chars_len: usize,
+        offsets: *const u64,
+        n: usize,
+        out: *mut f64,
+        out_len: usize,
+        threads: usize,
+    ) -> Status {
+        utf32_batch
     }
 }

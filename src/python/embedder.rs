@@ -1,8 +1,8 @@
 //! `hashembed._core.Embedder`, the native object a `hashembed.HashEmbedder` holds.
 
 use numpy::{
-    npyffi, PyArray1, PyArray2, PyArrayDescr, PyArrayDescrMethods, PyArrayMethods,
-    PyReadonlyArray1, PyUntypedArray, PyUntypedArrayMethods,
+    npyffi, Ix2, PyArray1, PyArrayDescr, PyArrayDescrMethods, PyArrayMethods, PyReadonlyArray1,
+    PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -10,10 +10,10 @@ use pyo3::pyclass::CompareOp;
 use pyo3::types::{PyBool, PyTuple};
 
 use super::errors::{self, ParameterError, ParameterTypeError};
-use super::{args, run, texts, to_py};
+use super::{args, floats, run, texts, to_py};
 use crate::batch::{Texts, LONG_TEXT};
 use crate::config::{range_text, Config, MAX_NGRAM};
-use crate::element::{Element, F16};
+use crate::element::Element;
 use crate::embedder::Embedder;
 use crate::error::Error;
 use crate::utf8::decode_rows;
@@ -320,26 +320,43 @@ fn write_rows(
 ) -> PyResult<()> {
     let want_rows = rows.is_none().then_some(batch.len());
     check_out(out, &[want_rows, Some(embedder.dim())], None)?;
-    if let Ok(a) = out.cast::<PyArray2<f32>>() {
-        fill(py, embedder, batch, a, threads, rows)
-    } else if let Ok(a) = out.cast::<PyArray2<f64>>() {
-        fill(py, embedder, batch, a, threads, rows)
-    } else if let Ok(a) = out.cast::<PyArray2<half::f16>>() {
-        let mut rw = a.try_readwrite().map_err(not_writable)?;
-        let slice = slice_of(&mut rw)?;
-        // SAFETY: `F16` and `half::f16` are both `repr(transparent)` over the u16 bits of an
-        // IEEE binary16, so the slice may be viewed as either.
-        let bits = unsafe {
-            std::slice::from_raw_parts_mut(slice.as_mut_ptr().cast::<F16>(), slice.len())
-        };
-        run::embed_batch(py, embedder, batch, bits, threads, rows)
-    } else {
+    let writer = Batch {
+        py,
+        embedder,
+        batch,
+        threads,
+        rows,
+    };
+    // `check_out` passed, so the elements are one slice, but that stays checked.
+    floats::write::<Ix2>(out, "out is not aligned for its dtype", writer, || {
         let dtype = out.getattr("dtype")?;
         let message = format!("out has dtype {dtype}: expected float32, float64 or float16");
         let value = Some(out.clone());
         Err(errors::parameter::<ParameterError>(
             py, message, "out", None, value,
         ))
+    })
+}
+
+/// A batch's rows, as `write_rows` writes them.
+struct Batch<'a, 'py> {
+    py: Python<'py>,
+    embedder: &'a Embedder,
+    batch: &'a Texts<'a>,
+    threads: Option<usize>,
+    rows: Option<&'a [usize]>,
+}
+
+impl floats::Writer for Batch<'_, '_> {
+    fn write<T: Element>(self, out: &mut [T]) -> PyResult<()> {
+        run::embed_batch(
+            self.py,
+            self.embedder,
+            self.batch,
+            out,
+            self.threads,
+            self.rows,
+        )
     }
 }
 
@@ -417,40 +434,4 @@ pub fn py_check_out<'py>(
 ) -> PyResult<()> {
     let shape: Vec<Option<usize>> = shape.into_iter().map(Some).collect();
     check_out(out, &shape, Some(dtype))
-}
-
-/// The array's elements; `check_out` passed, so this cannot fail but stays fallible.
-fn slice_of<'a, T: numpy::Element>(
-    rw: &'a mut numpy::PyReadwriteArray2<'_, T>,
-) -> PyResult<&'a mut [T]> {
-    rw.as_slice_mut()
-        .map_err(|_| PyValueError::new_err("out is not aligned for its dtype"))
-}
-
-/// Why `out` cannot be written: read-only, or already borrowed by Rust code, which happens
-/// when it shares memory with another argument of the call (data, offsets or rows) or is being
-/// filled by a call running in another thread.
-pub(super) fn not_writable(e: numpy::BorrowError) -> PyErr {
-    match e {
-        numpy::BorrowError::NotWriteable => PyValueError::new_err("out is read-only"),
-        _ => PyValueError::new_err(
-            "out is in use: it shares memory with another argument, or another thread is \
-             writing into it",
-        ),
-    }
-}
-
-fn fill<T: Element + numpy::Element>(
-    py: Python<'_>,
-    embedder: &Embedder,
-    batch: &Texts<'_>,
-    arr: &Bound<'_, PyArray2<T>>,
-    threads: Option<usize>,
-    rows: Option<&[usize]>,
-) -> PyResult<()> {
-    // The borrow guard keeps other Rust code from taking the array while we write it; the
-    // GIL is released inside, as NumPy's own ufuncs do, so the caller must not mutate `out`
-    // from another thread meanwhile.
-    let mut rw = arr.try_readwrite().map_err(not_writable)?;
-    run::embed_batch(py, embedder, batch, slice_of(&mut rw)?, threads, rows)
 }

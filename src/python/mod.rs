@@ -4,6 +4,7 @@
 mod args;
 mod embedder;
 mod errors;
+mod floats;
 mod run;
 mod texts;
 mod vocab;

@@ -2,17 +2,17 @@
 //! `BoundVocab`), which a `hashembed.VocabEmbedder` holds.
 
 use numpy::ndarray::ArrayViewD;
-use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{IxDyn, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyIndexError, PyMemoryError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 
-use super::embedder::{not_writable, threads_arg, PyEmbedder};
-use super::{args, run, texts, to_py};
+use super::embedder::{threads_arg, PyEmbedder};
+use super::{args, floats, run, texts, to_py};
 use crate::batch::Texts;
 use crate::bound::{BoundVocab, RowCache, ZERO_ROW};
-use crate::element::{Element, F16};
+use crate::element::Element;
 
 /// A vocabulary bound to an embedder: token ids in, rows out.
 #[pyclass(name = "VocabEmbedder", module = "hashembed._core", frozen)]
@@ -92,26 +92,36 @@ impl PyVocab {
         // Read with the GIL held: the arrays are Python objects another thread could resize
         // meanwhile, and one pass over the ids costs less than releasing and taking it back.
         let index = self.index(ids, mask, &zero_ids)?;
-        if let Ok(a) = out.cast::<PyArrayDyn<f32>>() {
-            let mut rw = a.try_readwrite().map_err(not_writable)?;
-            self.run_f32(py, &index, contiguous(rw.as_slice_mut())?, num_threads)
-        } else if let Ok(a) = out.cast::<PyArrayDyn<f64>>() {
-            let mut rw = a.try_readwrite().map_err(not_writable)?;
-            self.run(py, &index, contiguous(rw.as_slice_mut())?, num_threads)
-        } else if let Ok(a) = out.cast::<PyArrayDyn<half::f16>>() {
-            let mut rw = a.try_readwrite().map_err(not_writable)?;
-            let slice = contiguous(rw.as_slice_mut())?;
-            // SAFETY: `F16` and `half::f16` are both `repr(transparent)` over the u16 bits of
-            // an IEEE binary16, so the slice may be viewed as either.
-            let bits = unsafe {
-                std::slice::from_raw_parts_mut(slice.as_mut_ptr().cast::<F16>(), slice.len())
-            };
-            self.run(py, &index, bits, num_threads)
-        } else {
+        let writer = IdRows {
+            vocab: self,
+            py,
+            index: &index,
+            threads: num_threads,
+        };
+        // `hashembed.VocabEmbedder` allocates or checks `out` as C-contiguous.
+        floats::write::<IxDyn>(out, "out is not C-contiguous", writer, || {
             Err(PyTypeError::new_err(
                 "out must be a numpy array of float32, float64 or float16",
             ))
-        }
+        })
+    }
+}
+
+/// The rows of ids, as `embed_ids_into` writes them.
+struct IdRows<'a, 'py> {
+    vocab: &'a PyVocab,
+    py: Python<'py>,
+    index: &'a [u32],
+    threads: Option<usize>,
+}
+
+impl floats::Writer for IdRows<'_, '_> {
+    fn write<T: Element>(self, out: &mut [T]) -> PyResult<()> {
+        self.vocab.run(self.py, self.index, out, self.threads)
+    }
+
+    fn write_f32(self, out: &mut [f32]) -> PyResult<()> {
+        self.vocab.run_f32(self.py, self.index, out, self.threads)
     }
 }
 
@@ -299,11 +309,6 @@ fn position(mut p: usize, shape: &[usize]) -> String {
     }
     let parts: Vec<String> = at.iter().map(usize::to_string).collect();
     format!("[{}]", parts.join(", "))
-}
-
-/// The output's values; `hashembed.VocabEmbedder` allocates or checks `out` as C-contiguous.
-fn contiguous<T>(slice: Result<&mut [T], numpy::AsSliceError>) -> PyResult<&mut [T]> {
-    slice.map_err(|_| PyValueError::new_err("out is not C-contiguous"))
 }
 
 /// A str of the code points `cps`, lone surrogates included (UTF-32 with "surrogatepass",
