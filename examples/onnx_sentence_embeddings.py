@@ -1,4 +1,4 @@
-"""Sentence embeddings from a model exported by `hashembed.onnx.export_model`, with only
+"""Sentence embeddings from a model exported by `hashembed.torch.export_model`, with only
 onnxruntime and tokenizers installed (hashembed is not needed to run it).
 
     python examples/onnx_sentence_embeddings.py model.onnx tokenizer.json "A sentence." "Another one."
@@ -40,7 +40,7 @@ def model_inputs(tokenizer: Tokenizer, sentences: list[str], max_length: int = 1
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", help="the .onnx file written by hashembed.onnx.export_model")
+    parser.add_argument("model", help="the .onnx file written by hashembed.torch.export_model")
     parser.add_argument("tokenizer", help="the model's tokenizer.json")
     parser.add_argument("sentences", nargs="+")
     args = parser.parse_args(argv)

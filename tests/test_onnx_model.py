@@ -1,4 +1,4 @@
-"""`hashembed.onnx.export_model`: a tiny shrunk BERT (test_shrink's) exported end to end, run
+"""`hashembed.torch.export_model`: a tiny shrunk BERT (test_shrink's) exported end to end, run
 by onnxruntime on held-out sentences against the torch model, its file without a table, and
 the example that runs it with only onnxruntime and tokenizers."""
 
@@ -14,8 +14,8 @@ import onnxruntime as ort
 import pytest
 import torch
 from _data import minilm_dir
-from hashembed.onnx import CHECK_MASK, SENTENCE_OUTPUT, export_model
-from hashembed.torch import codepoints, sentence_embeddings
+from hashembed.onnx import CHECK_MASK, SENTENCE_OUTPUT
+from hashembed.torch import codepoints, export_model, sentence_embeddings
 from test_shrink import EVAL, _tiny, teacher, tokenizer
 
 REPO = Path(__file__).resolve().parent.parent

@@ -26,6 +26,7 @@ import pytest
 import torch
 import transformers
 from _data import minilm_dir, stdlib_lines
+from hashembed import ParameterError
 from hashembed.cli import main
 from hashembed.torch import load, replace_input_embeddings, save
 from hashembed.torch.saving import MANIFEST, WEIGHTS, check_target
@@ -433,8 +434,11 @@ def test_load_names_what_differs_from_the_save(case: str, saved: Path, tmp_path:
     out = tmp_path / "m"
     shutil.copytree(saved, out)
     tamper(out)
-    with pytest.raises(error, match=message):
+    with pytest.raises(error, match=message) as info:
         load(out)
+    if error is ValueError:  # a file of the save, so the directory given to load
+        assert isinstance(info.value, ParameterError)
+        assert (info.value.parameter, info.value.value, info.value.index) == ("directory", out, None)
 
 
 @pytest.mark.parametrize(
@@ -451,8 +455,13 @@ def test_only_a_model_class_of_the_saved_configuration_loads(name: str, saved: P
         rf"model_class '{name}' is not a transformers model class for the saved configuration "
         r"\(BertConfig\); expected one such as BertModel"
     )
-    with pytest.warns(UserWarning, match="saved without checksums"), pytest.raises(ValueError, match=message):
+    with (
+        pytest.warns(UserWarning, match="saved without checksums"),
+        pytest.raises(ValueError, match=message) as info,
+    ):
         load(out)
+    assert isinstance(info.value, ParameterError)
+    assert (info.value.parameter, info.value.value) == ("directory", out)
 
 
 def test_an_earlier_save_without_checksums_loads_with_a_warning(

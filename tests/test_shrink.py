@@ -125,20 +125,29 @@ def test_same_dim_embedder_needs_no_projection(teacher, tokenizer) -> None:
 
 
 def test_bad_input_is_an_error_before_training(teacher, tokenizer) -> None:
-    with pytest.raises(ValueError, match="texts must hold at least 1"):
+    with pytest.raises(ValueError, match="texts must hold at least 1") as info:
         shrink(teacher, tokenizer, [])
+    assert isinstance(info.value, ParameterError)
+    assert (info.value.parameter, info.value.value, info.value.index) == ("texts", [], None)
     with pytest.raises(ValueError, match="texts must hold at least 1"):
         shrink(teacher, tokenizer, ["  ", ""])
-    with pytest.raises(TypeError, match=r"texts\[1\] must be a str"):
+    with pytest.raises(TypeError, match=r"texts\[1\] must be a str") as info:
         shrink(teacher, tokenizer, ["a text", 3])
-    with pytest.raises(TypeError, match="texts must be a list"):
+    assert isinstance(info.value, ParameterTypeError)
+    assert (info.value.parameter, info.value.value, info.value.index) == ("texts", 3, 1)
+    with pytest.raises(TypeError, match="texts must be a list") as info:
         shrink(teacher, tokenizer, "one string")
-    with pytest.raises(ValueError, match="eval_texts must hold at least 3"):
+    assert isinstance(info.value, ParameterTypeError)
+    assert (info.value.parameter, info.value.index) == ("texts", None)
+    with pytest.raises(ValueError, match="eval_texts must hold at least 3") as info:
         shrink(teacher, tokenizer, TRAIN, eval_texts=["one", "two"])
+    assert isinstance(info.value, ParameterError) and info.value.parameter == "eval_texts"
     with pytest.raises(ValueError, match="no input embedding table"):
         shrink(torch.nn.Linear(3, 3), tokenizer, TRAIN)
-    with pytest.raises(TypeError, match="tokenizer must be"):
+    with pytest.raises(TypeError, match="tokenizer must be") as info:
         shrink(teacher, {"a": 0}, TRAIN)
+    assert isinstance(info.value, ParameterTypeError)
+    assert (info.value.parameter, info.value.value) == ("tokenizer", {"a": 0})
     for name, value in [
         ("steps", 0),
         ("batch_size", -1),
@@ -246,8 +255,9 @@ def test_save_with_a_tokenizers_tokenizer(teacher, tokenizer, tmp_path: Path) ->
 def test_save_refuses_what_it_cannot_write_and_leaves_nothing(
     teacher, tokenizer, tmp_path: Path, monkeypatch
 ) -> None:
-    with pytest.raises(ValueError, match="no HashEmbedding input layer"):
+    with pytest.raises(ValueError, match="no HashEmbedding input layer") as info:
         save(teacher, tokenizer, tmp_path / "plain")
+    assert isinstance(info.value, ParameterError) and info.value.parameter == "model"
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me")
@@ -280,11 +290,15 @@ def test_load_errors(teacher, tokenizer, tmp_path: Path) -> None:
         load(broken)
     manifest = json.loads((out / "hashembed.json").read_text())
     (out / "hashembed.json").write_text(json.dumps({**manifest, "spec_version": 2}))
-    with pytest.raises(ValueError, match="version 2 of the hashembed function"):
+    with pytest.raises(ValueError, match="version 2 of the hashembed function") as info:
         load(out)
+    assert isinstance(info.value, ParameterError)
+    assert (info.value.parameter, info.value.value) == ("directory", out)
     (out / "hashembed.json").write_text("{not json")
-    with pytest.raises(ValueError, match="cannot be read"):
+    with pytest.raises(ValueError, match="cannot be read") as info:
         load(out)
+    assert isinstance(info.value, ParameterError)
+    assert (info.value.parameter, info.value.value) == ("directory", out)
 
 
 def test_a_few_steps_of_the_real_minilm(tokenizer, tmp_path: Path) -> None:

@@ -165,7 +165,8 @@ def test_a_small_student_trains_saves_and_loads_bit_identically(teacher, tokeniz
 
 def test_a_narrower_student_exports_to_onnx_with_its_output_projection(teacher, tokenizer, tmp_path) -> None:
     import onnxruntime as ort
-    from hashembed.onnx import SENTENCE_OUTPUT, export_model
+    from hashembed.onnx import SENTENCE_OUTPUT
+    from hashembed.torch import export_model
     from test_onnx_model import onnx_inputs
 
     trained = _small(teacher, tokenizer, num_layers=1, hidden_size=16).model

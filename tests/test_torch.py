@@ -10,6 +10,7 @@ import os
 import pickle
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import hashembed
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 import tokenizers
 import torch
+from hashembed import ParameterError, ParameterTypeError
 from hashembed.torch import HashEmbedding, TokenHashEmbedding, replace_input_embeddings
 from support import assert_same_bits
 
@@ -126,10 +128,17 @@ def test_out_of_range_ids_raise_index_error_naming_the_id(
 
 def test_non_integer_ids_are_a_type_error() -> None:
     layer = HashEmbedding(["a", "b"], SMALL)
-    with pytest.raises(TypeError, match="integer"):
+    with pytest.raises(TypeError, match="integer") as info:
         layer(torch.tensor([0.0, 1.0]))
-    with pytest.raises(TypeError, match="Tensor"):
+    assert isinstance(info.value, ParameterTypeError) and info.value.parameter == "ids"
+    assert info.value.index is None
+    with pytest.raises(TypeError, match="Tensor") as info:
         layer([0, 1])
+    assert isinstance(info.value, ParameterTypeError)
+    assert (info.value.parameter, info.value.value) == ("ids", [0, 1])
+    with pytest.raises(ParameterTypeError, match="embedder must be a HashEmbedder, not dict") as info:
+        HashEmbedding(["a", "b"], {"dim": 48})  # type: ignore[arg-type]
+    assert info.value.parameter == "embedder"
 
 
 def test_output_follows_the_ids_device_and_module_moves() -> None:
@@ -203,8 +212,17 @@ def test_replace_input_embeddings_of_minilm(minilm) -> None:
 def test_replace_input_embeddings_checks_the_dim(minilm) -> None:
     tok, model = minilm
     model = copy.deepcopy(model)
-    with pytest.raises(ValueError, match=r"dim=48.*384"):
+    with pytest.raises(ValueError, match=r"dim=48.*384") as info:
         replace_input_embeddings(model, tok, SMALL)
+    assert isinstance(info.value, ParameterError)
+    assert (info.value.parameter, info.value.value) == ("embedder", SMALL)
+    with pytest.raises(ParameterError, match="out_dim=16, but the model's input embeddings have 384") as info:
+        replace_input_embeddings(model, tok, SMALL, out_dim=16)
+    assert (info.value.parameter, info.value.value) == ("out_dim", 16)
+    headless = types.SimpleNamespace(get_input_embeddings=lambda: None)
+    with pytest.raises(ParameterError, match="SimpleNamespace has no input embeddings to replace") as info:
+        replace_input_embeddings(headless, tok)
+    assert info.value.parameter == "model"
     removed = replace_input_embeddings(model, tok, hashembed.HashEmbedder(384, base=1114129))
     assert removed == 30522 * 384
     assert model.get_input_embeddings().embedder.base == 1114129
@@ -284,17 +302,24 @@ def test_fit_projection_errors() -> None:
     with pytest.raises(ValueError, match="out_dim"):
         HashEmbedding(vocab, SMALL).fit_projection(np.zeros((3, 48)))
     layer = HashEmbedding(vocab, SMALL, out_dim=4)
-    with pytest.raises(ValueError, match=r"shape \(3, 4\)"):
+    with pytest.raises(ValueError, match=r"shape \(3, 4\)") as info:
         layer.fit_projection(np.zeros((3, 5)))
-    with pytest.raises(ValueError, match="NaN"):
+    assert isinstance(info.value, ParameterError) and info.value.parameter == "table"
+    with pytest.raises(ValueError, match="NaN") as info:
         layer.fit_projection(np.full((3, 4), np.nan))
-    with pytest.raises(ValueError, match="l2"):
+    assert isinstance(info.value, ParameterError) and info.value.parameter == "table"
+    with pytest.raises(ValueError, match="l2") as info:
         layer.fit_projection(np.zeros((3, 4)), l2=-1)
-    with pytest.raises(ValueError, match="weights"):
+    assert isinstance(info.value, ParameterError) and (info.value.parameter, info.value.value) == ("l2", -1)
+    with pytest.raises(ValueError, match="weights") as info:
         layer.fit_projection(np.zeros((3, 4)), weights=[1, 2])
+    assert isinstance(info.value, ParameterError)
+    assert (info.value.parameter, info.value.value, info.value.index) == ("weights", [1, 2], None)
     for bad in (0, -3, 2.5, True):
-        with pytest.raises(ValueError, match="out_dim"):
+        with pytest.raises(ValueError, match="out_dim") as info:
             HashEmbedding(vocab, SMALL, out_dim=bad)
+        assert isinstance(info.value, ParameterError)
+        assert (info.value.parameter, info.value.value) == ("out_dim", bad)
 
 
 def test_token_hash_embedding_any_tokens_and_zero_padding() -> None:

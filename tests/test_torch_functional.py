@@ -4,10 +4,12 @@ errors. The CUDA tests skip when no GPU is present."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
-from hashembed import HashEmbedder
+from hashembed import HashEmbedder, ParameterError, ParameterTypeError
 from hashembed.torch import functional
 from hashembed.torch.functional import codepoints, embed_codepoints
 from hypothesis import given, settings
@@ -103,10 +105,14 @@ def test_codepoints_of_any_strings() -> None:
     cp, lengths = codepoints([])
     assert cp.shape == (0, 0) and lengths.shape == (0,)
     assert embed_codepoints(cp, lengths, HashEmbedder(6)).shape == (0, 6)
-    with pytest.raises(TypeError, match=r"tokens\[1\] must be a str, not int"):
+    with pytest.raises(TypeError, match=r"tokens\[1\] must be a str, not int") as info:
         codepoints(["a", 5])  # type: ignore[list-item]
-    with pytest.raises(TypeError, match="tokens must be a sequence of str, not str"):
+    assert isinstance(info.value, ParameterTypeError)
+    assert (info.value.parameter, info.value.value, info.value.index) == ("tokens", 5, 1)
+    with pytest.raises(TypeError, match="tokens must be a sequence of str, not str") as info:
         codepoints("abc")
+    assert isinstance(info.value, ParameterTypeError)
+    assert (info.value.parameter, info.value.value, info.value.index) == ("tokens", "abc", None)
 
 
 def test_empty_text_and_width_zero() -> None:
@@ -137,18 +143,29 @@ T = torch.tensor
     ],
 )
 def test_bad_input_is_a_clear_error(cp, lengths, error, message) -> None:
-    with pytest.raises(error, match=message):
+    with pytest.raises(error, match=message) as info:
         embed_codepoints(cp, lengths, HashEmbedder(6))
+    # the message names the parameter first, and the bad element's index where there is one
+    assert isinstance(info.value, ParameterTypeError if error is TypeError else ParameterError)
+    assert info.value.parameter == re.match(r"codepoints|lengths", message).group()
+    where = re.search(r"\\\[(\d+)(?:, (\d+))?\\\]", message)
+    index = None if where is None else int(where[1]) if where[2] is None else (int(where[1]), int(where[2]))
+    assert info.value.index == index
 
 
 def test_bad_embedder_or_dtype() -> None:
     cp, lengths = codepoints(["a"])
-    with pytest.raises(TypeError, match="embedder must be a HashEmbedder, not dict"):
+    with pytest.raises(TypeError, match="embedder must be a HashEmbedder, not dict") as info:
         embed_codepoints(cp, lengths, {"dim": 6})  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"dtype=torch.float16 is not supported"):
+    assert isinstance(info.value, ParameterTypeError)
+    assert (info.value.parameter, info.value.value) == ("embedder", {"dim": 6})
+    with pytest.raises(ValueError, match=r"dtype=torch.float16 is not supported") as info:
         embed_codepoints(cp, lengths, HashEmbedder(6), dtype=torch.float16)
-    with pytest.raises(ValueError, match=r"lengths is on meta, codepoints on cpu: use one device"):
+    assert isinstance(info.value, ParameterError)
+    assert (info.value.parameter, info.value.value) == ("dtype", torch.float16)
+    with pytest.raises(ValueError, match=r"lengths is on meta, codepoints on cpu: use one device") as info:
         embed_codepoints(cp, lengths.to("meta"), HashEmbedder(6))
+    assert isinstance(info.value, ParameterError) and info.value.parameter == "lengths"
 
 
 @CUDA

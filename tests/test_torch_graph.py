@@ -12,6 +12,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from hashembed import ParameterError, ParameterTypeError
 from hashembed.torch import HashEmbedding, TokenHashEmbedding, codepoints
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument as ort_error
 from support import assert_same_bits
@@ -152,12 +153,22 @@ def test_token_hash_embedding_graph_mode() -> None:
     m = mask.numpy()
     assert_same_bits(got.detach().numpy()[m], want.detach().numpy()[m])
     assert "graph=True" in repr(graph)
-    with pytest.raises(ValueError, match=r"lengths has shape \(3,\): codepoints of shape \(3, 3, \d+\)"):
+    with pytest.raises(
+        ValueError, match=r"lengths has shape \(3,\): codepoints of shape \(3, 3, \d+\)"
+    ) as info:
         graph(cp, lengths[:, 0])
-    with pytest.raises(TypeError, match="takes \\(codepoints, lengths\\) tensors"):
+    assert isinstance(info.value, ParameterError) and info.value.parameter == "lengths"
+    with pytest.raises(TypeError, match="takes \\(codepoints, lengths\\) tensors") as info:
         graph(batch)
-    with pytest.raises(TypeError, match="max_length is for token strings"):
+    assert isinstance(info.value, ParameterTypeError)
+    assert (info.value.parameter, info.value.value) == ("codepoints", batch)
+    with pytest.raises(ParameterTypeError, match="takes \\(codepoints, lengths\\) tensors") as info:
+        graph(cp, [1, 2, 3])
+    assert info.value.parameter == "lengths"
+    with pytest.raises(TypeError, match="max_length is for token strings") as info:
         graph(cp, lengths, max_length=2)
+    assert isinstance(info.value, ParameterTypeError)
+    assert (info.value.parameter, info.value.value) == ("max_length", 2)
 
 
 def test_graph_mode_vectors_match_the_core_without_projection() -> None:

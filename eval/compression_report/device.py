@@ -143,7 +143,7 @@ def part_c(
         "",
         "### Deployed: ONNX files and the static peer, side by side",
         "",
-        'Each student is exported by `hashembed.onnx.export_model` (fp32) and with `quantize="int8"`; the '
+        'Each student is exported by `hashembed.torch.export_model` (fp32) and with `quantize="int8"`; the '
         f"original is exported from torch the same way (token ids in) and quantised alike; {PEER} is "
         "distilled from the same teacher (PCA 256), raw and with a least-squares map to the teacher's space "
         "fitted on training sentences (the raw one's mean cosine is n/a: its space is its own). Quality is "

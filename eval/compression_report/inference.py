@@ -50,7 +50,7 @@ def _session(path: str) -> Any:
 
 def codepoint_inputs(tokens: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
     """`codepoints` int64 (B, S, L) and `lengths` int64 (B, S) of a padded batch of token
-    strings, as hashembed.onnx.export_model's graph takes them.
+    strings, as hashembed.torch.export_model's graph takes them.
 
     One UTF-32 encoding of all the tokens and one scatter: several times faster than a loop
     over the tokens in Python, so that the conversion takes little of what is timed."""
@@ -68,7 +68,7 @@ def codepoint_inputs(tokens: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.nd
 
 def model_inputs(encodings: Sequence[Any], by_codepoints: bool) -> dict[str, np.ndarray]:
     """The inputs of an exported model for a padded batch of `tokenizers` encodings: the
-    tokens' code points (`hashembed.onnx.export_model`'s graph) or their ids (the original's)."""
+    tokens' code points (`hashembed.torch.export_model`'s graph) or their ids (the original's)."""
     mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
     if by_codepoints:
         cp, lengths = codepoint_inputs([e.tokens for e in encodings])

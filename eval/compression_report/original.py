@@ -1,15 +1,15 @@
 """The original model as one ONNX file, token ids in and sentence embeddings out, exported the
-way hashembed.onnx.export_model exports a student, so the two compare as deployed."""
+way hashembed.torch.export_model exports a student, so the two compare as deployed."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
+import onnx
 import torch
 from hashembed.onnx import SENTENCE_OUTPUT
-from hashembed.torch import mean_pool
+from hashembed.torch import mean_pool, trace_onnx
 
 OPSET = 17
 
@@ -33,18 +33,9 @@ def export_original(model: Any, path: Path) -> Path:
     ids = torch.tensor([[1, 2, 3], [1, 3, 0]])
     mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
     axes = {"input_ids": {0: "B", 1: "S"}, "attention_mask": {0: "B", 1: "S"}, SENTENCE_OUTPUT: {0: "B"}}
-    training = model.training
-    model.eval()
-    try:
-        with warnings.catch_warnings():
-            # the TorchScript exporter (dynamo=False, as export_model uses) warns of its
-            # deprecation and of every traced shape; the tests check what it writes
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _Pooled(model), (ids, mask), str(path), dynamo=False, opset_version=OPSET,
-                input_names=["input_ids", "attention_mask"], output_names=[SENTENCE_OUTPUT],
-                dynamic_axes=axes,
-            )  # fmt: skip
-    finally:
-        model.train(training)
+    graph = trace_onnx(
+        _Pooled(model), (ids, mask), input_names=["input_ids", "attention_mask"],
+        output_names=[SENTENCE_OUTPUT], dynamic_axes=axes, opset=OPSET,
+    )  # fmt: skip
+    onnx.save(graph, str(path))
     return path

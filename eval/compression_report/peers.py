@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hashembed.onnx import export_model, quantize_int8
-from hashembed.torch import agreement, parameter_count
+from hashembed.onnx import quantize_int8
+from hashembed.torch import agreement, export_model, parameter_count
 
 from .inference import embed_all, load, peak_rss, throughput
 from .original import export_original

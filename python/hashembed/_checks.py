@@ -86,25 +86,31 @@ def as_text_list(texts: Any, name: str = "texts") -> list[str] | tuple[str, ...]
     if isinstance(texts, (list, tuple)):
         return texts
     if isinstance(texts, (str, bytes)):
-        raise TypeError(f"{name} must be a sequence of str, not a single {type(texts).__name__}")
+        message = f"{name} must be a sequence of str, not a single {type(texts).__name__}"
+        raise parameter_error(ParameterTypeError, message, name, texts)
     if isinstance(texts, np.ndarray):
         if texts.ndim != 1:
-            raise ValueError(f"{name} must be one-dimensional, got an array of shape {texts.shape}")
+            message = f"{name} must be one-dimensional, got an array of shape {texts.shape}"
+            raise parameter_error(ParameterError, message, name, None)
         return texts.tolist()
     if isinstance(texts, (set, frozenset)):
         raise unordered(name, texts)
     if isinstance(texts, Iterable):
         return list(texts)
-    raise TypeError(f"{name} must be a sequence of str, not {type(texts).__name__}")
+    raise parameter_error(
+        ParameterTypeError, f"{name} must be a sequence of str, not {type(texts).__name__}", name, texts
+    )
 
 
-def unordered(name: str, value: Any) -> TypeError:
+def unordered(name: str, value: Any, parameter: str | None = None) -> ParameterTypeError:
     """The error for a set where an ordered sequence is needed: its iteration order changes
-    from run to run, so the output rows could not be matched to its items."""
-    return TypeError(
+    from run to run, so the output rows could not be matched to its items. `name` is how the
+    message calls it (`batch[3]`), `parameter` the argument it is in, if not `name` itself."""
+    message = (
         f"{name} must be an ordered sequence, not a {type(value).__name__} (whose order is "
         "arbitrary): pass sorted(...) or a list"
     )
+    return parameter_error(ParameterTypeError, message, parameter or name, value)
 
 
 def optional_int(value: Any, name: str, minimum: int = 1) -> int | None:

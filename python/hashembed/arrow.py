@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _checks, _core
 from ._optional import optional
-from .errors import ItemError, ParameterError, item_error, parameter_error, renamed
+from .errors import ItemError, ParameterError, ParameterTypeError, item_error, parameter_error, renamed
 
 __all__ = ["embed_arrow"]
 
@@ -33,8 +33,9 @@ def _is_view(pa: Any, t: Any) -> bool:
     return bool((is_string_view and is_string_view(t)) or (is_binary_view and is_binary_view(t)))
 
 
-def check_type(pa: Any, t: Any) -> None:
-    """TypeError unless `t` is an Arrow type `embed_arrow` reads (the CLI checks a column with it)."""
+def check_type(pa: Any, t: Any, parameter: str = "array") -> None:
+    """A ParameterTypeError naming `parameter` unless `t` is an Arrow type `embed_arrow`
+    reads (the CLI checks a column with it)."""
     if pa.types.is_string(t) or pa.types.is_large_string(t) or _is_view(pa, t):
         return
     if pa.types.is_null(t):
@@ -42,7 +43,8 @@ def check_type(pa: Any, t: Any) -> None:
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
         return  # bytes, decoded as UTF-8 (the spec's rule for bytes)
     hint = ": decode it first with .dictionary_decode()" if pa.types.is_dictionary(t) else ""
-    raise TypeError(f"expected an Arrow string array (string, large_string or string_view), got {t}{hint}")
+    message = f"expected an Arrow string array (string, large_string or string_view), got {t}{hint}"
+    raise parameter_error(ParameterTypeError, message, parameter, t)
 
 
 def _as_arrow(pa: Any, array: Any) -> Any:
@@ -53,10 +55,11 @@ def _as_arrow(pa: Any, array: Any) -> Any:
         elif hasattr(array, "__arrow_c_array__"):
             array = pa.array(array)
         else:
-            raise TypeError(
+            message = (
                 f"embed_arrow needs a pyarrow Array or ChunkedArray of strings, not {type(array).__name__} "
                 "(for a list of str, use embed_batch)"
             )
+            raise parameter_error(ParameterTypeError, message, "array", array)
     check_type(pa, array.type)
     return array
 

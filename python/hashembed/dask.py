@@ -31,6 +31,8 @@ import numpy as np
 
 from ._embedder import HashEmbedder
 from ._optional import optional
+from .arrow import check_type
+from .errors import ParameterError, ParameterTypeError, parameter_error
 
 __all__ = [
     "embed_partition",
@@ -57,16 +59,18 @@ def _texts(df_or_series: Any, column: str | None) -> Any:
     if isinstance(df_or_series, pd.DataFrame):
         if column is None:
             if df_or_series.shape[1] != 1:
-                raise ValueError(
-                    f"the partition has columns {list(df_or_series.columns)}: pass column= to choose one"
-                )
+                columns = list(df_or_series.columns)
+                message = f"the partition has columns {columns}: pass column= to choose one"
+                raise parameter_error(ParameterError, message, "column", column)
             return df_or_series.iloc[:, 0]
         return df_or_series[column]
     if isinstance(df_or_series, pd.Series):
         if column is not None and column != df_or_series.name:
-            raise ValueError(f"column={column!r} given for a Series named {df_or_series.name!r}")
+            message = f"column={column!r} given for a Series named {df_or_series.name!r}"
+            raise parameter_error(ParameterError, message, "column", column)
         return df_or_series
-    raise TypeError(f"expected a pandas DataFrame or Series, not {type(df_or_series).__name__}")
+    message = f"expected a pandas DataFrame or Series, not {type(df_or_series).__name__}"
+    raise parameter_error(ParameterTypeError, message, "df_or_series", df_or_series)
 
 
 def _embed_series(series: Any, embedder: HashEmbedder, nulls: str) -> np.ndarray:
@@ -77,7 +81,9 @@ def _embed_series(series: Any, embedder: HashEmbedder, nulls: str) -> np.ndarray
     try:
         array = pa.array(series, from_pandas=True)  # zero-copy for Arrow-backed strings
     except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-        raise TypeError(f"the column {series.name!r} must hold str: {e}") from None
+        message = f"the column {series.name!r} must hold str: {e}"
+        raise parameter_error(ParameterTypeError, message, "df_or_series", series.name) from None
+    check_type(pa, array.type, "df_or_series")
     return embedder.embed_arrow(array, nulls=nulls)
 
 
@@ -120,9 +126,10 @@ def to_numpy(embeddings: Any) -> np.ndarray:
     if isinstance(embeddings, pa.ChunkedArray):
         embeddings = embeddings.combine_chunks() if embeddings.num_chunks != 1 else embeddings.chunk(0)
     if not pa.types.is_fixed_size_list(embeddings.type):
-        raise TypeError(f"expected fixed_size_list embeddings, got {embeddings.type}")
+        message = f"expected fixed_size_list embeddings, got {embeddings.type}"
+        raise parameter_error(ParameterTypeError, message, "embeddings", embeddings.type)
     if embeddings.null_count:
-        raise ValueError("the embeddings contain nulls")
+        raise parameter_error(ParameterError, "the embeddings contain nulls", "embeddings", None)
     dim = embeddings.type.list_size
     flat = embeddings.flatten()  # honours the array's offset
     return flat.to_numpy(zero_copy_only=False).reshape(len(embeddings), dim)
@@ -145,7 +152,8 @@ def save_npy_partition(
     """
     pd, _ = _modules()
     if partition_info is None:
-        raise ValueError("partition_info is missing: call this through map_partitions")
+        message = "partition_info is missing: call this through map_partitions"
+        raise parameter_error(ParameterError, message, "partition_info", None)
     number = int(partition_info["number"])
     series = _texts(df_or_series, column)
     table = _embed_series(series, embedder, nulls)

@@ -8,6 +8,8 @@ The graph is docs/spec.md written with int64 Mul, Add and Mod (every intermediat
 2^62, so nothing wraps), one double Div and one Cast to float32; docs/onnx.md describes it
 node by node. It needs the `onnx` package to build (`pip install hashembed[onnx]`), and any
 ONNX runtime to run: no custom operator, no onnxruntime-extensions, no hashembed.
+`with_encoder` joins the graph to an encoder exported by a framework (a whole model:
+`hashembed.torch.export_model`), and `quantize_int8` stores a model's weights in int8.
 """
 
 from __future__ import annotations
@@ -24,7 +26,25 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ._embedder import HashEmbedder
 from ._files import replacing
+from ._optional import optional
+from .errors import ParameterError, ParameterTypeError, parameter_error
 from .reference import END_MARKER, MAX_CODE_POINT, SPEC_VERSION, START_MARKER
+
+__all__ = [
+    "CHECK_MASK",
+    "CHECK_ROWS",
+    "CHECK_VALUES",
+    "ENCODER_INPUTS",
+    "MIN_OPSET",
+    "QUANTIZE",
+    "SENTENCE_OUTPUT",
+    "check_opset",
+    "check_quantize",
+    "embedder_model",
+    "export_embedder",
+    "quantize_int8",
+    "with_encoder",
+]
 
 MIN_OPSET = 14
 """The first opset whose Reshape can make a dimension 0 (`allowzero`), as an empty batch,
@@ -32,7 +52,7 @@ an empty text or a token of no code points needs; ReduceSum takes its axes as an
 from 13."""
 
 QUANTIZE = (None, "int8")
-"""What `export_model`'s `quantize` may be."""
+"""What `hashembed.torch.export_model`'s `quantize` may be."""
 
 # The nodes that fail on bad input, each an out-of-range Gather (which the ONNX spec makes an
 # error), so that a runtime's message names the node, and so the rule broken.
@@ -42,7 +62,7 @@ CHECK_MASK = "input_check__attention_mask_must_be_B_by_S_as_lengths__of_0_or_1"
 
 
 SENTENCE_OUTPUT = "sentence_embedding"
-"""The output of `export_model`'s graph."""
+"""The output of `with_encoder`'s graph (`hashembed.torch.export_model`'s)."""
 
 
 @dataclass
@@ -205,10 +225,13 @@ def _vectors(g: _Graph, embedder: HashEmbedder, cp: str, lengths: str, width: st
     return out if inverse is None else g.op("Gather", out, inverse, axis=0)
 
 
-def _check_opset(opset: Any) -> int:
+def check_opset(opset: Any) -> int:
+    """`opset` if this onnx package can write it and the graph needs no newer operator, else
+    a ParameterError."""
     latest = onnx.defs.onnx_opset_version()
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= latest:
-        raise ValueError(f"opset={opset!r} is not supported: an int from {MIN_OPSET} to {latest}")
+        message = f"opset={opset!r} is not supported: an int from {MIN_OPSET} to {latest}"
+        raise parameter_error(ParameterError, message, "opset", opset)
     return opset
 
 
@@ -231,8 +254,9 @@ def _describe(model: onnx.ModelProto, embedder: HashEmbedder) -> None:
 def embedder_model(embedder: HashEmbedder, *, opset: int = 17, deduplicate: bool = True) -> onnx.ModelProto:
     """The ONNX model `export_embedder` writes, in memory."""
     if not isinstance(embedder, HashEmbedder):
-        raise TypeError(f"embedder must be a HashEmbedder, not {type(embedder).__name__}")
-    opset = _check_opset(opset)
+        message = f"embedder must be a HashEmbedder, not {type(embedder).__name__}"
+        raise parameter_error(ParameterTypeError, message, "embedder", embedder)
+    opset = check_opset(opset)
     g = _Graph("")
     out = _embedding(g, embedder, "codepoints", "lengths", bool(deduplicate))
     g.nodes.append(helper.make_node("Identity", [out], ["embeddings"], name="embeddings"))
@@ -271,58 +295,12 @@ def export_embedder(
     return target
 
 
-def _encoder(model: Any, layer: Any) -> Any:
-    """`model` from its input layer's hash vectors to the mean-pooled sentence embedding, as
-    a module torch's exporter can trace: the hash vectors come in, so no table is read."""
-    import torch
+ENCODER_INPUTS = ("hash_vectors", "encoder_mask")
+"""The inputs of the encoder `with_encoder` joins: hash vectors float32 (B, S, dim) and the
+attention mask int64 (B, S); its one output is the pooled sentence embedding (B, hidden)."""
 
-    from .torch.metrics import mean_pool
-    from .torch.students import output_projection
-
-    class Encoder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model, self.projection = model, layer.projection
-            self.output_projection = output_projection(model)
-
-        def forward(self, hash_vectors: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            x = hash_vectors if self.projection is None else self.projection(hash_vectors)
-            hidden = self.model(inputs_embeds=x, attention_mask=attention_mask).last_hidden_state
-            return mean_pool(hidden, attention_mask, self.output_projection)
-
-    return Encoder()
-
-
-def _export_encoder(model: Any, layer: Any, opset: int) -> onnx.ModelProto:
-    import io
-    import warnings
-
-    import torch
-
-    device = next(model.parameters()).device
-    # a padded example, so nothing traced assumes an all-ones mask
-    mask = torch.tensor([[1, 1, 1], [1, 1, 0]], device=device)
-    vectors = torch.zeros(2, 3, layer.hash_dim, device=device)
-    buffer = io.BytesIO()
-    training = model.training
-    model.eval()
-    try:
-        with warnings.catch_warnings():
-            # TorchScript's exporter is deprecated (the dynamo one needs onnxscript, which the
-            # onnx extra does not bring) and warns of every traced shape; tests check the result.
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _encoder(model, layer), (vectors, mask), buffer, dynamo=False, opset_version=opset,
-                input_names=[_VECTORS, _MASK], output_names=[_POOLED],
-                dynamic_axes={_VECTORS: {0: "B", 1: "S"}, _MASK: {0: "B", 1: "S"}, _POOLED: {0: "B"}},
-            )  # fmt: skip
-    finally:
-        model.train(training)
-    return onnx.load_from_string(buffer.getvalue())
-
-
-# The names between the hash sub-graph and the traced encoder.
-_VECTORS, _MASK, _POOLED, _ROWS = "hash_vectors", "encoder_mask", "pooled", "hashembed/rows"
+_VECTORS, _MASK = ENCODER_INPUTS
+_ROWS = "hashembed/rows"
 
 
 def _checked_mask(g: _Graph, mask: str, lengths: str) -> str:
@@ -347,9 +325,11 @@ def _at_least_one(g: _Graph, vectors: str, mask: str, lengths: str) -> tuple[str
     return vectors, mask
 
 
-def _check_quantize(quantize: Any) -> Any:
+def check_quantize(quantize: Any) -> Any:
+    """`quantize` if it is one of QUANTIZE, else a ParameterError."""
     if not (quantize is None or isinstance(quantize, str)) or quantize not in QUANTIZE:
-        raise ValueError(f"quantize={quantize!r} is not known: one of {', '.join(map(repr, QUANTIZE))}")
+        message = f"quantize={quantize!r} is not known: one of {', '.join(map(repr, QUANTIZE))}"
+        raise parameter_error(ParameterError, message, "quantize", quantize)
     return quantize
 
 
@@ -371,7 +351,8 @@ def quantize_int8(
     float self so, 0.962 with one scale a matrix, at the same bytes."""
     import logging
 
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    quantization = optional("onnxruntime.quantization", "int8", "quantize_int8")
+    QuantType, quantize_dynamic = quantization.QuantType, quantization.quantize_dynamic
 
     source = model if isinstance(model, onnx.ModelProto) else onnx.load(os.fspath(model))
     excluded = [n.name for n in source.graph.node if n.name.startswith(keep)]
@@ -395,45 +376,18 @@ def quantize_int8(
     return target
 
 
-def export_model(
-    model: Any,
-    path: str | os.PathLike[str],
-    *,
-    opset: int = 17,
-    deduplicate: bool = True,
-    quantize: str | None = None,
-) -> Path:
-    """Writes `model`, a transformers encoder whose input layer is a `HashEmbedding` (what
-    `hashembed.torch.shrink` makes), as one ONNX model from token code points to sentence
-    embeddings; returns the path.
-
-    Inputs: `codepoints` int64 (B, S, L), the Unicode code points of each token's string as
-    the vocabulary spells it (`tokenizer.convert_ids_to_tokens`, or a `tokenizers` encoding's
-    `.tokens`: "##ing", "[CLS]"), in its first `lengths[b, s]` places; `lengths` int64
-    (B, S); `attention_mask` int64 (B, S) of 0 and 1. Output: `sentence_embedding` float32
-    (B, hidden), the L2-normalised mean of the last hidden states over the mask
-    (`hashembed.torch.sentence_embeddings`), through a narrower student's output projection
-    (so `hidden` is the teacher's width). B, S or L may be 0. The file holds the embedder's
-    seeds, the projection and the transformer, and no V x dim table. `deduplicate` is
-    `export_embedder`'s; bad `codepoints` or `lengths` fail as there, and an
-    `attention_mask` of another shape than `lengths` or with a value other than 0 and 1 in
-    the node named CHECK_MASK.
-
-    `quantize="int8"` stores the transformer's weights in int8 (`quantize_int8`): about a
-    quarter of the bytes and faster on CPUs, at some loss of agreement with the float model
-    (docs/compression.md measures it); the hash sub-graph stays exact either way.
-    """
-    from .torch.saving import _hash_layer
-
-    layer = _hash_layer(model)
-    opset = _check_opset(opset)
-    quantize = _check_quantize(quantize)
-    target = Path(os.fspath(path))
-    if target.is_dir():
-        raise IsADirectoryError(f"{target}: is a directory")
-    encoder = _export_encoder(model, layer, opset)
+def with_encoder(
+    embedder: HashEmbedder, encoder: onnx.ModelProto, *, opset: int = 17, deduplicate: bool = True
+) -> onnx.ModelProto:
+    """One ONNX model from token code points to sentence embeddings: `embedder`'s hash
+    sub-graph feeding `encoder`, a model from ENCODER_INPUTS to a pooled (B, hidden) output
+    (`hashembed.torch.export_model` traces one from a transformers model). Inputs
+    `codepoints` int64 (B, S, L), `lengths` and `attention_mask` int64 (B, S); output
+    SENTENCE_OUTPUT float32 (B, hidden). The mask is checked against `lengths` (CHECK_MASK)
+    and B, S or L may be 0 though the encoder's reshapes cannot take one."""
+    opset = check_opset(opset)
     g = _Graph("hashembed/")
-    vectors = _embedding(g, layer.embedder, "codepoints", "lengths", bool(deduplicate))
+    vectors = _embedding(g, embedder, "codepoints", "lengths", bool(deduplicate))
     mask = _checked_mask(g, "attention_mask", "lengths")
     for value, name in zip(_at_least_one(g, vectors, mask, "lengths"), (_VECTORS, _MASK)):
         g.nodes.append(helper.make_node("Identity", [value], [name], name=name))
@@ -446,7 +400,7 @@ def export_model(
             helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["B", "S"]),
         ],
         [
-            helper.make_tensor_value_info(_VECTORS, TensorProto.FLOAT, [None, None, layer.hash_dim]),
+            helper.make_tensor_value_info(_VECTORS, TensorProto.FLOAT, [None, None, embedder.dim]),
             helper.make_tensor_value_info(_MASK, TensorProto.INT64, [None, None]),
         ],
         initializer=g.constants,
@@ -467,10 +421,6 @@ def export_model(
     hidden = pooled.type.tensor_type.shape.dim[1].dim_value or None
     output = helper.make_tensor_value_info(SENTENCE_OUTPUT, TensorProto.FLOAT, ["B", hidden])
     merged.graph.output.append(output)
-    _describe(merged, layer.embedder)
+    _describe(merged, embedder)
     onnx.checker.check_model(merged, full_check=True)
-    if quantize == "int8":
-        return quantize_int8(merged, target)
-    with replacing(target) as temp:
-        onnx.save(merged, str(temp))
-    return target
+    return merged

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _checks, _core
 from ._checks import Padding
-from .errors import ItemError, ItemTypeError, item_error, renamed
+from .errors import ItemError, ItemTypeError, ParameterTypeError, item_error, parameter_error, renamed
 
 __all__ = ["embed_encodings", "embed_tokens", "encoding_list", "is_batch_encoding"]
 
@@ -30,11 +30,13 @@ __all__ = ["embed_encodings", "embed_tokens", "encoding_list", "is_batch_encodin
 def _token_rows(batch: Any) -> list[Sequence[Any]]:
     """The rows of `batch` as a list of lists or tuples of tokens (not yet type-checked)."""
     if isinstance(batch, (str, bytes)):
-        raise TypeError(f"batch must be a sequence of token sequences, not a single {type(batch).__name__}")
+        message = f"batch must be a sequence of token sequences, not a single {type(batch).__name__}"
+        raise parameter_error(ParameterTypeError, message, "batch", batch)
     if isinstance(batch, np.ndarray) and batch.ndim == 2:
         return batch.tolist()
     if not isinstance(batch, Iterable):
-        raise TypeError(f"batch must be a sequence of token sequences, not {type(batch).__name__}")
+        message = f"batch must be a sequence of token sequences, not {type(batch).__name__}"
+        raise parameter_error(ParameterTypeError, message, "batch", batch)
     if isinstance(batch, (set, frozenset)):
         raise _checks.unordered("batch", batch)
     rows: list[Sequence[Any]] = []
@@ -45,7 +47,7 @@ def _token_rows(batch: Any) -> list[Sequence[Any]]:
             reason = f"is a {type(row).__name__}, not a sequence of tokens (for one sequence, pass [tokens])"
             raise item_error(ItemTypeError, f"batch[{b}]", b, reason)
         elif isinstance(row, (set, frozenset)):
-            raise _checks.unordered(f"batch[{b}]", row)
+            raise _checks.unordered(f"batch[{b}]", row, "batch")
         elif isinstance(row, np.ndarray):
             if row.ndim != 1:
                 reason = f"must be one-dimensional, got an array of shape {row.shape}"
@@ -133,18 +135,21 @@ def encoding_list(encodings: Any) -> list[Any]:
         # A transformers BatchEncoding: only a fast tokenizer keeps the Encoding objects.
         encs = encodings.encodings
         if encs is None:
-            raise TypeError(
+            message = (
                 "this BatchEncoding has no .encodings (it comes from a slow tokenizer): "
                 "use a fast tokenizer (use_fast=True) or pass the tokens to embed_tokens"
             )
+            raise parameter_error(ParameterTypeError, message, "encodings", encodings)
         return list(encs)
     if _is_encoding(encodings):
-        raise TypeError("encodings must be a list of Encoding objects, not a single one: pass [encoding]")
+        message = "encodings must be a list of Encoding objects, not a single one: pass [encoding]"
+        raise parameter_error(ParameterTypeError, message, "encodings", encodings)
     if isinstance(encodings, (str, bytes)) or not isinstance(encodings, Iterable):
-        raise TypeError(
+        message = (
             "encodings must be a list of tokenizers.Encoding or a transformers BatchEncoding, "
             f"not {type(encodings).__name__}"
         )
+        raise parameter_error(ParameterTypeError, message, "encodings", encodings)
     encs = list(encodings)
     for i, e in enumerate(encs):
         if not _is_encoding(e):

@@ -22,7 +22,7 @@ import numpy as np
 from . import _checks, _core, _safetensors
 from ._files import preallocate, replacing
 from ._optional import optional
-from .errors import ItemTypeError, item_error
+from .errors import ItemTypeError, ParameterError, ParameterTypeError, item_error, parameter_error
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -66,6 +66,11 @@ def read_vocab(path: PathLike) -> list[str]:
     Lines are split as `transformers` reads them (universal newlines, only the line break
     removed), so a token may contain spaces and an empty line is the empty token.
     """
+    return _read_lines(path, "path")
+
+
+def _read_lines(path: PathLike, parameter: str) -> list[str]:
+    """`read_vocab`, its errors naming the caller's `parameter`."""
     p = _existing(path)
     if p.is_dir():
         raise IsADirectoryError(f"{p}: is a directory, not a vocab.txt")
@@ -73,9 +78,11 @@ def read_vocab(path: PathLike) -> list[str]:
         with open(p, encoding="utf-8") as f:
             return [line[:-1] if line.endswith("\n") else line for line in f]
     except UnicodeDecodeError as e:
-        raise ValueError(f"{p}: is not a UTF-8 text file ({e})") from None
+        message = f"{p}: is not a UTF-8 text file ({e})"
+        raise parameter_error(ParameterError, message, parameter, path) from None
     except OSError as e:
-        raise ValueError(f"{p}: cannot be read ({e.strerror or e})") from None
+        message = f"{p}: cannot be read ({e.strerror or e})"
+        raise parameter_error(ParameterError, message, parameter, path) from None
 
 
 def _lowercase_for(vocab_txt: Path) -> bool:
@@ -101,26 +108,34 @@ def load_tokenizer(path: PathLike, *, lowercase: bool | None = None) -> Tokenize
     Raises FileNotFoundError for a missing file and ValueError for one that cannot be read
     as a tokenizer; the messages name the file.
     """
+    return _load_tokenizer(path, lowercase, "path")
+
+
+def _load_tokenizer(path: PathLike, lowercase: bool | None, parameter: str) -> Tokenizer:
+    """`load_tokenizer`, its errors naming the caller's `parameter`."""
     tokenizers = optional("tokenizers", "hf", "reading a tokenizer")
     p = _resolve(path)
     if _is_json(p):
         try:
             tok = tokenizers.Tokenizer.from_file(str(p))
         except Exception as e:  # tokenizers raises a bare Exception for a malformed file
-            raise ValueError(f"{p}: is not a readable tokenizer.json ({e})") from None
+            message = f"{p}: is not a readable tokenizer.json ({e})"
+            raise parameter_error(ParameterError, message, parameter, path) from None
         tok.no_padding()
         tok.no_truncation()
         return tok
-    return _wordpiece(tokenizers, p, _lowercase_for(p) if lowercase is None else bool(lowercase))
+    lower = _lowercase_for(p) if lowercase is None else bool(lowercase)
+    return _wordpiece(tokenizers, p, lower, parameter)
 
 
-def _wordpiece(tokenizers: Any, p: Path, lowercase: bool) -> Tokenizer:
+def _wordpiece(tokenizers: Any, p: Path, lowercase: bool, parameter: str) -> Tokenizer:
     """The tokenizer `BertWordPieceTokenizer` builds, from the vocabulary as `read_vocab` reads it."""
     # A repeated token keeps its last line, as transformers' load_vocab and WordPiece.from_file do.
-    ids = {token: i for i, token in enumerate(read_vocab(p))}
+    ids = {token: i for i, token in enumerate(_read_lines(p, parameter))}
     missing = [t for t in ("[UNK]", "[CLS]", "[SEP]") if t not in ids]
     if missing:
-        raise ValueError(f"{p}: is not a BERT vocab.txt: it lacks the special token(s) {', '.join(missing)}")
+        message = f"{p}: is not a BERT vocab.txt: it lacks the special token(s) {', '.join(missing)}"
+        raise parameter_error(ParameterError, message, parameter, str(p))
     from tokenizers import decoders, models, normalizers, pre_tokenizers, processors
 
     tok = tokenizers.Tokenizer(models.WordPiece(ids, unk_token="[UNK]"))
@@ -140,7 +155,8 @@ def _from_ids(vocab: Mapping[Any, Any]) -> tuple[list[Any], np.ndarray]:
     try:
         ids = np.fromiter((int(_index(i, t)) for t, i in vocab.items()), dtype=np.int64, count=len(tokens))
     except OverflowError:
-        raise ValueError("vocab ids must be 0..V-1; an id is out of the int64 range") from None
+        message = "vocab ids must be 0..V-1; an id is out of the int64 range"
+        raise parameter_error(ParameterError, message, "vocab", None) from None
     size = len(tokens)
     seen = np.zeros(size, dtype=np.int64)
     inside = (ids >= 0) & (ids < size)
@@ -155,18 +171,18 @@ def _from_ids(vocab: Mapping[Any, Any]) -> tuple[list[Any], np.ndarray]:
     else:
         k = int(np.flatnonzero(~inside)[0])
         detail = f"{tokens[k]!r} has id {int(ids[k])}"
-    raise ValueError(
-        f"vocab ids must be exactly 0..{size - 1} (one per token): id {missing} is missing ({detail})"
-    )
+    message = f"vocab ids must be exactly 0..{size - 1} (one per token): id {missing} is missing ({detail})"
+    raise parameter_error(ParameterError, message, "vocab", None, index=missing)
 
 
 def _index(i: Any, token: Any) -> int:
     if isinstance(i, (bool, np.bool_)):
-        raise TypeError(f"the id of {token!r} must be an int, not bool")
+        raise parameter_error(ParameterTypeError, f"the id of {token!r} must be an int, not bool", "vocab", i)
     try:
         return i.__index__()
     except (AttributeError, TypeError):
-        raise TypeError(f"the id of {token!r} must be an int, not {type(i).__name__}") from None
+        message = f"the id of {token!r} must be an int, not {type(i).__name__}"
+        raise parameter_error(ParameterTypeError, message, "vocab", i) from None
 
 
 def _vocab_of(vocab: Any) -> tuple[list[Any] | tuple[Any, ...], np.ndarray | None]:
@@ -174,8 +190,8 @@ def _vocab_of(vocab: Any) -> tuple[list[Any] | tuple[Any, ...], np.ndarray | Non
     if isinstance(vocab, (str, os.PathLike)):
         p = _resolve(vocab)
         if _is_json(p):
-            return _from_ids(load_tokenizer(p).get_vocab(with_added_tokens=True))
-        return read_vocab(p), None
+            return _from_ids(_load_tokenizer(p, None, "vocab").get_vocab(with_added_tokens=True))
+        return _read_lines(p, "vocab"), None
     if isinstance(vocab, Mapping):
         return _from_ids(vocab)
     get_vocab = getattr(vocab, "get_vocab", None)
@@ -190,14 +206,15 @@ def _vocab_of(vocab: Any) -> tuple[list[Any] | tuple[Any, ...], np.ndarray | Non
     if isinstance(vocab, (set, frozenset)):
         raise _checks.unordered("vocab", vocab)
     if isinstance(vocab, bytes):
-        raise TypeError("vocab must be a list of str, a token -> id dict, a path or a Tokenizer, not bytes")
+        message = "vocab must be a list of str, a token -> id dict, a path or a Tokenizer, not bytes"
+        raise parameter_error(ParameterTypeError, message, "vocab", vocab)
     if isinstance(vocab, np.ndarray):
         return vocab.tolist(), None
     if isinstance(vocab, Iterable):
         return list(vocab), None
-    raise TypeError(
-        f"vocab must be a list of str, a token -> id dict, a path or a Tokenizer, not {type(vocab).__name__}"
-    )
+    what = type(vocab).__name__
+    message = f"vocab must be a list of str, a token -> id dict, a path or a Tokenizer, not {what}"
+    raise parameter_error(ParameterTypeError, message, "vocab", vocab)
 
 
 def _checked(vocab: Any) -> tuple[list[Any] | tuple[Any, ...], np.ndarray | None]:
@@ -247,9 +264,8 @@ def save_table(path: PathLike, table: Any) -> None:
     p = Path(os.fspath(path))
     ext = p.suffix.lower()
     if ext not in (".npy", ".safetensors"):
-        raise ValueError(
-            f"{p}: unknown table format {ext or '(no extension)'!r}: expected .npy or .safetensors"
-        )
+        message = f"{p}: unknown table format {ext or '(no extension)'!r}: expected .npy or .safetensors"
+        raise parameter_error(ParameterError, message, "path", path)
     array = np.asarray(table)
     if ext == ".npy":
         with replacing(p) as temp:

@@ -10,6 +10,7 @@ distilling it into a copy without an embedding table.
     save(result.model, tokenizer, "small-model")
     model, tokenizer = load("small-model")
 
+    export_model(result.model, "model.onnx")                  # token code points in (needs onnx)
     cp, lengths = codepoints(["hello", "world"])               # tensors, for graph mode and ONNX
     vectors = functional.embed_codepoints(cp, lengths, embedder)   # bit-identical to the core
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 from .batches import Encoder
 from .distillation import DistilConfig, ShrinkResult, distil, distillation_loss
 from .embedding import HashEmbedding, TokenHashEmbedding, parameter_count, replace_input_embeddings
+from .export import export_model, trace_onnx
 from .functional import codepoints
 from .metrics import agreement, mean_pool, sentence_embeddings
 from .saving import load, save
@@ -37,6 +39,7 @@ __all__ = [
     "codepoints",
     "distil",
     "distillation_loss",
+    "export_model",
     "load",
     "mean_pool",
     "parameter_count",
@@ -45,4 +48,5 @@ __all__ = [
     "sentence_embeddings",
     "shrink",
     "token_weights",
+    "trace_onnx",
 ]

@@ -8,6 +8,8 @@ from typing import Any
 
 import torch
 
+from ..errors import ParameterError, ParameterTypeError, parameter_error
+
 
 def is_transformers_tokenizer(tokenizer: Any) -> bool:
     return callable(tokenizer) and hasattr(tokenizer, "save_pretrained")
@@ -19,9 +21,12 @@ def is_tokenizers_tokenizer(tokenizer: Any) -> bool:
 
 def check_tokenizer(tokenizer: Any) -> None:
     if not (is_transformers_tokenizer(tokenizer) or is_tokenizers_tokenizer(tokenizer)):
-        raise TypeError(
+        raise parameter_error(
+            ParameterTypeError,
             "tokenizer must be a transformers tokenizer or a tokenizers.Tokenizer, "
-            f"not {type(tokenizer).__name__}"
+            f"not {type(tokenizer).__name__}",
+            "tokenizer",
+            tokenizer,
         )
 
 
@@ -75,12 +80,15 @@ class Encoder:
 def text_list(texts: Any, name: str, minimum: int) -> list[str]:
     """`texts` as a list of str with at least `minimum` non-empty items; the error names `name`."""
     if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
-        raise TypeError(f"{name} must be a list of str, not {type(texts).__name__}")
+        message = f"{name} must be a list of str, not {type(texts).__name__}"
+        raise parameter_error(ParameterTypeError, message, name, texts)
     out = list(texts)
     for i, t in enumerate(out):
         if not isinstance(t, str):
-            raise TypeError(f"{name}[{i}] must be a str, not {type(t).__name__}")
+            message = f"{name}[{i}] must be a str, not {type(t).__name__}"
+            raise parameter_error(ParameterTypeError, message, name, t, index=i)
     kept = [t for t in out if t.strip()]
     if len(kept) < minimum:
-        raise ValueError(f"{name} must hold at least {minimum} non-blank text(s), it holds {len(kept)}")
+        message = f"{name} must hold at least {minimum} non-blank text(s), it holds {len(kept)}"
+        raise parameter_error(ParameterError, message, name, texts)
     return kept

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .._embedder import HashEmbedder
+from ..errors import ParameterError, ParameterTypeError, parameter_error
 from ..vocab import vocab_tokens
 from . import functional
 
@@ -18,7 +19,8 @@ from . import functional
 def _embedder_or_default(embedder: HashEmbedder | None) -> HashEmbedder:
     embedder = HashEmbedder() if embedder is None else embedder
     if not isinstance(embedder, HashEmbedder):
-        raise TypeError(f"embedder must be a HashEmbedder, not {type(embedder).__name__}")
+        message = f"embedder must be a HashEmbedder, not {type(embedder).__name__}"
+        raise parameter_error(ParameterTypeError, message, "embedder", embedder)
     return embedder
 
 
@@ -26,7 +28,8 @@ def _projection(in_dim: int, out_dim: Any) -> nn.Linear | None:
     if out_dim is None:
         return None
     if isinstance(out_dim, bool) or not isinstance(out_dim, int) or out_dim < 1:
-        raise ValueError(f"out_dim must be a positive int or None, not {out_dim!r}")
+        message = f"out_dim must be a positive int or None, not {out_dim!r}"
+        raise parameter_error(ParameterError, message, "out_dim", out_dim)
     return nn.Linear(in_dim, out_dim)
 
 
@@ -98,9 +101,11 @@ class HashEmbedding(nn.Module):
     def _checked_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """`ids` as int64, checked against the vocabulary."""
         if not isinstance(ids, torch.Tensor):
-            raise TypeError(f"ids must be a torch.Tensor of integer ids, not {type(ids).__name__}")
+            message = f"ids must be a torch.Tensor of integer ids, not {type(ids).__name__}"
+            raise parameter_error(ParameterTypeError, message, "ids", ids)
         if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
-            raise TypeError(f"ids must be an integer tensor (torch.long), not {ids.dtype}")
+            message = f"ids must be an integer tensor (torch.long), not {ids.dtype}"
+            raise parameter_error(ParameterTypeError, message, "ids", ids)
         # Widened first: comparing a uint8 or int16 tensor with the vocabulary size would wrap
         # the size into the tensor's own dtype.
         ids = ids.long()
@@ -164,15 +169,17 @@ class HashEmbedding(nn.Module):
         y = torch.as_tensor(np.asarray(table) if not isinstance(table, torch.Tensor) else table.detach())
         want = (self.num_embeddings, self.embedding_dim)
         if y.dim() != 2 or tuple(y.shape) != want or not y.dtype.is_floating_point:
-            raise ValueError(f"table must be a float array of shape {want}, not {tuple(y.shape)} {y.dtype}")
+            message = f"table must be a float array of shape {want}, not {tuple(y.shape)} {y.dtype}"
+            raise parameter_error(ParameterError, message, "table", table)
         if not (isinstance(l2, (int, float)) and l2 >= 0 and np.isfinite(l2)):
-            raise ValueError(f"l2 must be a finite number >= 0, not {l2!r}")
+            raise parameter_error(ParameterError, f"l2 must be a finite number >= 0, not {l2!r}", "l2", l2)
         y = y.cpu().double()
         if not torch.isfinite(y).all():
-            raise ValueError("table holds NaN or infinite values")
+            raise parameter_error(ParameterError, "table holds NaN or infinite values", "table", table)
         w = torch.ones(len(y), dtype=torch.float64) if weights is None else torch.as_tensor(weights).double()
         if tuple(w.shape) != (len(y),) or not torch.isfinite(w).all() or bool((w < 0).any()) or w.sum() <= 0:
-            raise ValueError(f"weights must be {len(y)} finite non-negative numbers, not all zero")
+            message = f"weights must be {len(y)} finite non-negative numbers, not all zero"
+            raise parameter_error(ParameterError, message, "weights", weights)
         x = self.hash_table().cpu().double()
         w = w / w.sum()
         mean_x, mean_y = w @ x, w @ y
@@ -226,8 +233,11 @@ class TokenHashEmbedding(nn.Module):
     ) -> Any:
         if self.graph:
             if max_length is not None:
-                raise TypeError(
-                    "max_length is for token strings; a graph-mode TokenHashEmbedding takes tensors"
+                raise parameter_error(
+                    ParameterTypeError,
+                    "max_length is for token strings; a graph-mode TokenHashEmbedding takes tensors",
+                    "max_length",
+                    max_length,
                 )
             return self._from_codepoints(tokens, device)
         vectors, mask = self.embedder.embed_tokens(tokens, max_length=max_length)
@@ -242,13 +252,21 @@ class TokenHashEmbedding(nn.Module):
 
     def _from_codepoints(self, codepoints: Any, lengths: Any) -> torch.Tensor:
         if not isinstance(codepoints, torch.Tensor) or not isinstance(lengths, torch.Tensor):
-            raise TypeError("a graph-mode TokenHashEmbedding takes (codepoints, lengths) tensors")
+            name, value = (
+                ("lengths", lengths) if isinstance(codepoints, torch.Tensor) else ("codepoints", codepoints)
+            )
+            message = "a graph-mode TokenHashEmbedding takes (codepoints, lengths) tensors"
+            raise parameter_error(ParameterTypeError, message, name, value)
         # traced, the shapes are tensors, and a check of them would be frozen into the trace
         traced = functional.is_tracing()
         if codepoints.dim() < 1 or (not traced and tuple(lengths.shape) != tuple(codepoints.shape[:-1])):
-            raise ValueError(
+            name, value = ("codepoints", codepoints) if codepoints.dim() < 1 else ("lengths", lengths)
+            raise parameter_error(
+                ParameterError,
                 f"lengths has shape {tuple(lengths.shape)}: codepoints of shape {tuple(codepoints.shape)} "
-                "needs one length per token, the shape without its last axis"
+                "needs one length per token, the shape without its last axis",
+                name,
+                value,
             )
         # Not reshape(-1, L): with L = 0 the -1 could be anything.
         flat = codepoints.unsqueeze(0).flatten(0, -2)
@@ -269,6 +287,21 @@ def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def hash_layer(model: Any) -> HashEmbedding:
+    """`model`'s input layer, a `HashEmbedding`; a ParameterError about `model` if it has none."""
+    get = getattr(model, "get_input_embeddings", None)
+    layer = get() if callable(get) else None
+    if not isinstance(layer, HashEmbedding):
+        raise parameter_error(
+            ParameterError,
+            f"model ({type(model).__name__}) has no HashEmbedding input layer: "
+            "pass a model made by shrink() or replace_input_embeddings()",
+            "model",
+            model,
+        )
+    return layer
+
+
 def replace_input_embeddings(
     model: Any, tokenizer: Any, embedder: HashEmbedder | None = None, out_dim: int | None = None
 ) -> int:
@@ -283,16 +316,21 @@ def replace_input_embeddings(
     """
     old = model.get_input_embeddings()
     if old is None:
-        raise ValueError(f"{type(model).__name__} has no input embeddings to replace")
+        message = f"{type(model).__name__} has no input embeddings to replace"
+        raise parameter_error(ParameterError, message, "model", model)
     dim = int(getattr(old, "embedding_dim", None) or model.config.hidden_size)
     if out_dim is not None and out_dim != dim:
-        raise ValueError(f"out_dim={out_dim}, but the model's input embeddings have {dim}")
+        message = f"out_dim={out_dim}, but the model's input embeddings have {dim}"
+        raise parameter_error(ParameterError, message, "out_dim", out_dim)
     if embedder is None:
         embedder = HashEmbedder(dim=dim)
     elif out_dim is None and embedder.dim != dim:
-        raise ValueError(
+        raise parameter_error(
+            ParameterError,
             f"the embedder has dim={embedder.dim}, but the model's input embeddings have {dim}: "
-            "pass out_dim to project it"
+            "pass out_dim to project it",
+            "embedder",
+            embedder,
         )
     before = parameter_count(model)
     new = HashEmbedding(tokenizer, embedder, out_dim=out_dim)

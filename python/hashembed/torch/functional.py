@@ -20,7 +20,10 @@ from typing import Any
 import torch
 
 from .._embedder import HashEmbedder
+from ..errors import ParameterError, ParameterTypeError, parameter_error
 from ..reference import END_MARKER, MAX_CODE_POINT, START_MARKER
+
+__all__ = ["codepoints", "embed_codepoints", "is_tracing"]
 
 CHUNK_ELEMENTS = 1 << 22
 """The most int64 products one step holds (32 MiB). The working memory of `embed_codepoints`
@@ -38,10 +41,12 @@ def codepoints(
     """`(codepoints, lengths)` of `tokens` (strings, any code point, lone surrogates
     included): int64 (N, L) padded with zeros, L the longest token's length, and int64 (N,)."""
     if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
-        raise TypeError(f"tokens must be a sequence of str, not {type(tokens).__name__}")
+        message = f"tokens must be a sequence of str, not {type(tokens).__name__}"
+        raise parameter_error(ParameterTypeError, message, "tokens", tokens)
     for i, token in enumerate(tokens):
         if not isinstance(token, str):
-            raise TypeError(f"tokens[{i}] must be a str, not {type(token).__name__}")
+            message = f"tokens[{i}] must be a str, not {type(token).__name__}"
+            raise parameter_error(ParameterTypeError, message, "tokens", token, index=i)
     lengths = torch.tensor([len(t) for t in tokens], dtype=torch.int64)
     width = int(lengths.max()) if len(tokens) else 0
     # UTF-32 holds one code point per 4 bytes, lone surrogates too with "surrogatepass";
@@ -54,38 +59,52 @@ def codepoints(
 
 def _check(codepoints: torch.Tensor, lengths: torch.Tensor, embedder: Any, dtype: Any) -> None:
     if not isinstance(embedder, HashEmbedder):
-        raise TypeError(f"embedder must be a HashEmbedder, not {type(embedder).__name__}")
+        message = f"embedder must be a HashEmbedder, not {type(embedder).__name__}"
+        raise parameter_error(ParameterTypeError, message, "embedder", embedder)
     if dtype not in _DTYPES:
-        raise ValueError(
+        raise parameter_error(
+            ParameterError,
             f"dtype={dtype!r} is not supported: torch.float32 or torch.float64 (torch rounds a "
-            "double to float16 through float32, which the spec forbids)"
+            "double to float16 through float32, which the spec forbids)",
+            "dtype",
+            dtype,
         )
     for name, t, ndim in (("codepoints", codepoints, 2), ("lengths", lengths, 1)):
         if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+            message = f"{name} must be a torch.Tensor, not {type(t).__name__}"
+            raise parameter_error(ParameterTypeError, message, name, t)
         if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
-            raise TypeError(f"{name} must be an integer tensor (torch.int64), not {t.dtype}")
+            message = f"{name} must be an integer tensor (torch.int64), not {t.dtype}"
+            raise parameter_error(ParameterTypeError, message, name, t)
         if t.dim() != ndim:
-            raise ValueError(f"{name} must have {ndim} dimension(s), got shape {tuple(t.shape)}")
+            message = f"{name} must have {ndim} dimension(s), got shape {tuple(t.shape)}"
+            raise parameter_error(ParameterError, message, name, t)
     if lengths.device != codepoints.device:
-        raise ValueError(f"lengths is on {lengths.device}, codepoints on {codepoints.device}: use one device")
+        message = f"lengths is on {lengths.device}, codepoints on {codepoints.device}: use one device"
+        raise parameter_error(ParameterError, message, "lengths", lengths)
 
 
 def _check_values(codepoints: torch.Tensor, lengths: torch.Tensor) -> None:
     n, width = codepoints.shape
     if lengths.shape[0] != n:
-        raise ValueError(f"lengths has {lengths.shape[0]} entries, codepoints has {n} rows: they must match")
+        message = f"lengths has {lengths.shape[0]} entries, codepoints has {n} rows: they must match"
+        raise parameter_error(ParameterError, message, "lengths", lengths)
     bad = (lengths < 0) | (lengths > width)
     if bool(bad.any()):
         i = int(bad.nonzero()[0, 0])
-        raise ValueError(f"lengths[{i}]={int(lengths[i])} is out of range: 0 <= length <= L={width}")
+        message = f"lengths[{i}]={int(lengths[i])} is out of range: 0 <= length <= L={width}"
+        raise parameter_error(ParameterError, message, "lengths", int(lengths[i]), index=i)
     inside = torch.arange(width, device=codepoints.device) < lengths[:, None]
     bad = inside & ((codepoints < 0) | (codepoints > MAX_CODE_POINT))
     if bool(bad.any()):
         i, j = (int(x) for x in bad.nonzero()[0])
-        raise ValueError(
+        raise parameter_error(
+            ParameterError,
             f"codepoints[{i}, {j}]={int(codepoints[i, j])} is not a code point: "
-            f"0 <= code point <= {MAX_CODE_POINT:#x}"
+            f"0 <= code point <= {MAX_CODE_POINT:#x}",
+            "codepoints",
+            int(codepoints[i, j]),
+            index=(i, j),
         )
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .._files import sha256_of
+from ..errors import ParameterError, parameter_error
 from ..reference import SPEC_VERSION
 
 MANIFEST = "hashembed.json"
@@ -43,6 +44,12 @@ _LATER_KEYS: dict[str, tuple[type, ...]] = {"output_projection": (int, type(None
 TOKENIZER_KINDS = ("transformers", "tokenizers")
 
 
+def _bad_save(message: str, directory: Path) -> Any:
+    """A ParameterError about `directory`, the saved model's directory given to `load` (or
+    to `save`, whose earlier save it would replace)."""
+    return parameter_error(ParameterError, message, "directory", directory)
+
+
 def _digest(manifest: dict[str, Any]) -> str:
     rest = {k: v for k, v in manifest.items() if k != "sha256"}
     return hashlib.sha256(json.dumps(rest, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -60,7 +67,7 @@ def _parse(directory: Path) -> Any:
     try:
         return json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise ValueError(f"{directory / MANIFEST}: cannot be read ({e})") from None
+        raise _bad_save(f"{directory / MANIFEST}: cannot be read ({e})", directory) from None
 
 
 def saved_files(directory: Path) -> set[str]:
@@ -80,11 +87,12 @@ def saved_files(directory: Path) -> set[str]:
 def _check_keys(where: Path, manifest: dict[str, Any], keys: dict[str, tuple[type, ...]]) -> None:
     for key, types in keys.items():
         if key not in manifest:
-            raise ValueError(f"{where}: lacks the key {key!r}; it was not written by hashembed.torch.save")
+            message = f"{where}: lacks the key {key!r}; it was not written by hashembed.torch.save"
+            raise _bad_save(message, where.parent)
         value = manifest[key]
         if isinstance(value, bool) or not isinstance(value, types):
             wanted = " or ".join("null" if t is type(None) else t.__name__ for t in types)
-            raise ValueError(f"{where}: {key} must be {wanted}, not {value!r}")
+            raise _bad_save(f"{where}: {key} must be {wanted}, not {value!r}", where.parent)
 
 
 def read(directory: Path) -> dict[str, Any]:
@@ -98,17 +106,18 @@ def read(directory: Path) -> dict[str, Any]:
     where = directory / MANIFEST
     manifest = _parse(directory)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ValueError(f"{where}: is not a hashembed model manifest")
+        raise _bad_save(f"{where}: is not a hashembed model manifest", directory)
     if manifest.get("spec_version") != SPEC_VERSION:
-        raise ValueError(
+        raise _bad_save(
             f"{directory}: was saved with version {manifest.get('spec_version')!r} of the hashembed "
-            f"function; this hashembed computes version {SPEC_VERSION}, so its embeddings would differ"
+            f"function; this hashembed computes version {SPEC_VERSION}, so its embeddings would differ",
+            directory,
         )
     _check_keys(where, manifest, _KEYS)
     _check_keys(where, manifest, {k: t for k, t in _LATER_KEYS.items() if k in manifest})
     if manifest["tokenizer"] not in TOKENIZER_KINDS:
-        raise ValueError(
-            f"{where}: tokenizer must be one of {TOKENIZER_KINDS}, not {manifest['tokenizer']!r}"
+        raise _bad_save(
+            f"{where}: tokenizer must be one of {TOKENIZER_KINDS}, not {manifest['tokenizer']!r}", directory
         )
     if not any(key in manifest for key in _CHECKSUM_KEYS):
         warnings.warn(
@@ -121,16 +130,16 @@ def read(directory: Path) -> dict[str, Any]:
     _check_keys(where, manifest, _CHECKSUM_KEYS)
     for name in manifest["files"]:
         if Path(name).name != name or name in ("", ".", "..", MANIFEST):
-            raise ValueError(f"{where}: lists {name!r}, which is not a file of the save")
+            raise _bad_save(f"{where}: lists {name!r}, which is not a file of the save", directory)
     if _digest(manifest) != manifest["sha256"]:
-        raise ValueError(f"{where}: was changed after the save (its checksum differs)")
+        raise _bad_save(f"{where}: was changed after the save (its checksum differs)", directory)
     for name, digest in manifest["files"].items():
         path = directory / name
         if not path.is_file():
             raise FileNotFoundError(f"{directory}: lacks {name}, a file of the save")
         if sha256_of(path) != digest:
-            raise ValueError(
-                f"{path}: was changed after the save (its SHA-256 differs from the one recorded)"
+            raise _bad_save(
+                f"{path}: was changed after the save (its SHA-256 differs from the one recorded)", directory
             )
     return manifest
 
@@ -154,7 +163,8 @@ def model_class(transformers: Any, name: str, config: Any, where: Path) -> Any:
         usual = f" such as {transformers.MODEL_MAPPING[type(config)].__name__}"
     except Exception:  # a configuration AutoModel does not know
         usual = ""
-    raise ValueError(
+    raise _bad_save(
         f"{where}: model_class {name!r} is not a transformers model class for the saved "
-        f"configuration ({type(config).__name__}); expected one{usual}"
+        f"configuration ({type(config).__name__}); expected one{usual}",
+        where.parent,
     )

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import ParameterError, parameter_error
 from .batches import Encoder
 from .students import output_projection
 
@@ -84,11 +85,16 @@ def agreement(student: np.ndarray, teacher: np.ndarray) -> dict[str, float]:
       against teacher (does the student rank pairs of sentences as the teacher does);
     - `nn_agreement`: how often a text's nearest other text is the same for both.
     """
+    given = {"student": student, "teacher": teacher}
     student = np.asarray(student, dtype=np.float64)
     teacher = np.asarray(teacher, dtype=np.float64)
     if student.shape[0] != teacher.shape[0] or student.shape[0] < 3:
-        raise ValueError(
-            f"need the same >= 3 texts on both sides, got {student.shape[0]} and {teacher.shape[0]}"
+        name = "student" if student.shape[0] < 3 else "teacher"
+        raise parameter_error(
+            ParameterError,
+            f"need the same >= 3 texts on both sides, got {student.shape[0]} and {teacher.shape[0]}",
+            name,
+            given[name],
         )
     cosine = float(np.mean(np.sum(student * teacher, axis=1)))
     sim_s, sim_t = student @ student.T, teacher @ teacher.T

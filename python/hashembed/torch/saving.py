@@ -19,23 +19,13 @@ from typing import Any
 from .. import __version__
 from .._embedder import HashEmbedder
 from .._files import directory_beside, held_signals
+from ..errors import ParameterError, parameter_error
 from ..reference import SPEC_VERSION
 from . import manifest
 from .batches import check_tokenizer, is_transformers_tokenizer
-from .embedding import HashEmbedding
+from .embedding import HashEmbedding, hash_layer
 from .manifest import MANIFEST, WEIGHTS
 from .students import attach_output_projection, output_projection
-
-
-def _hash_layer(model: Any) -> HashEmbedding:
-    get = getattr(model, "get_input_embeddings", None)
-    layer = get() if callable(get) else None
-    if not isinstance(layer, HashEmbedding):
-        raise ValueError(
-            f"model ({type(model).__name__}) has no HashEmbedding input layer: "
-            "pass a model made by shrink() or replace_input_embeddings()"
-        )
-    return layer
 
 
 def _writable(directory: Path, target: Path) -> None:
@@ -139,7 +129,7 @@ def save(model: Any, tokenizer: Any, directory: str | os.PathLike[str]) -> Path:
     from `save` means `directory` is unchanged, unless its message says the save completed
     (an interrupt while the earlier save was being deleted, the very last step).
     """
-    layer = _hash_layer(model)
+    layer = hash_layer(model)
     check_tokenizer(tokenizer)
     target = check_target(directory)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -221,9 +211,12 @@ def load(directory: str | os.PathLike[str]) -> tuple[Any, Any]:
     model = manifest.model_class(transformers, saved["model_class"], config, path / MANIFEST)(config)
     layer = HashEmbedding(tokenizer, HashEmbedder(**saved["embedder"]), out_dim=saved["out_dim"])
     if layer.num_embeddings != saved["vocab_size"]:
-        raise ValueError(
+        raise parameter_error(
+            ParameterError,
             f"{path}: the tokenizer has {layer.num_embeddings} tokens, the model was saved with "
-            f"{saved['vocab_size']}"
+            f"{saved['vocab_size']}",
+            "directory",
+            directory,
         )
     model.set_input_embeddings(layer)
     if saved.get("output_projection") is not None:
