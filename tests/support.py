@@ -18,20 +18,11 @@ from typing import Any
 
 import numpy as np
 from hashembed import reference as ref
+from hashembed._params import PARAMETERS
 
 GOLDEN_PATH = Path(__file__).resolve().parent / "golden" / "vectors.json"
 GOLDEN_FORMAT = "hashembed-golden-v1"
-CONFIG_KEYS = (
-    "dim",
-    "max_ngram",
-    "layout",
-    "seed",
-    "base",
-    "hash_modulus",
-    "buckets",
-    "hash_seeds",
-    "boundary_markers",
-)
+CONFIG_KEYS = tuple(p.name for p in PARAMETERS)
 M31 = 2**31 - 1
 DEFAULTS = ref.DEFAULTS
 

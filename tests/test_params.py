@@ -18,6 +18,19 @@ def test_the_signature_of_hashembedder_is_the_table():
     assert {p.name: p.default for p in params} == DEFAULTS
 
 
+def test_the_properties_and_the_config_are_made_from_the_table():
+    e = HashEmbedder(48, layout=(16, 16, 16), hash_seeds=list(range(1, 49)), boundary_markers=True)
+    assert list(HashEmbedder.__annotations__) == NAMES  # what type checkers see, in table order
+    for p in PARAMETERS:
+        prop = getattr(HashEmbedder, p.name)
+        assert isinstance(prop, property) and prop.fset is None and prop.__doc__ == p.docstring
+        if p.name != "hash_seeds":
+            assert getattr(e, p.name) == getattr(e._native, p.name)
+    assert e.hash_seeds.tolist() == list(range(1, 49))
+    assert list(e.config()) == NAMES
+    assert HashEmbedder(**e.config()) == e
+
+
 def test_the_native_constructor_takes_the_table():
     text = _core.Embedder.__text_signature__
     assert text is not None

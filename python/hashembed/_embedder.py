@@ -15,6 +15,7 @@ from . import tokens as _tokens
 from . import vocab as _vocab
 from ._bound import VocabEmbedder
 from ._checks import Padding, as_text_list, dtype_of, output
+from ._params import PARAMETERS
 from .errors import ParameterError, ParameterTypeError, parameter_error
 
 # Measured in docs/quality.md (typo recall@1 averaged over seven languages, against the
@@ -36,6 +37,18 @@ class HashEmbedder:
     """
 
     __slots__ = ("_layout_arg", "_native")
+
+    # The parameters, as type checkers see them; the properties that read them from the native
+    # embedder are made from hashembed._params.PARAMETERS below the class.
+    dim: int
+    max_ngram: int
+    layout: tuple[int, ...]
+    seed: int
+    base: int
+    hash_modulus: int
+    buckets: int
+    hash_seeds: np.ndarray
+    boundary_markers: bool
 
     def __init__(
         self,
@@ -68,68 +81,16 @@ class HashEmbedder:
         self._layout_arg = layout if isinstance(layout, str) else tuple(int(x) for x in layout)
 
     @property
-    def dim(self) -> int:
-        """Output dimension."""
-        return self._native.dim
-
-    @property
-    def max_ngram(self) -> int:
-        """Largest n-gram size."""
-        return self._native.max_ngram
-
-    @property
-    def layout(self) -> tuple[int, ...]:
-        """Output positions of each n-gram size, smallest size first."""
-        return self._native.layout
-
-    @property
-    def seed(self) -> int:
-        """Seed of the derived hash seeds."""
-        return self._native.seed
-
-    @property
-    def base(self) -> int:
-        """Polynomial hash base."""
-        return self._native.base
-
-    @property
-    def hash_modulus(self) -> int:
-        """Polynomial hash modulus."""
-        return self._native.hash_modulus
-
-    @property
-    def buckets(self) -> int:
-        """Projection modulus."""
-        return self._native.buckets
-
-    @property
-    def hash_seeds(self) -> np.ndarray:
-        """A copy of the hash seeds, one per output position (uint32)."""
-        return self._native.hash_seeds
-
-    @property
-    def boundary_markers(self) -> bool:
-        """Whether texts are wrapped in U+0002 ... U+0003 before hashing."""
-        return self._native.boundary_markers
-
-    @property
     def explicit_hash_seeds(self) -> bool:
         """Whether the seeds were given explicitly rather than derived from `seed`."""
         return self._native.explicit_hash_seeds
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments: `HashEmbedder(**e.config()) == e`."""
-        return {
-            "dim": self.dim,
-            "max_ngram": self.max_ngram,
-            "layout": self._layout_arg,
-            "seed": self.seed,
-            "base": self.base,
-            "hash_modulus": self.hash_modulus,
-            "buckets": self.buckets,
-            "hash_seeds": self.hash_seeds.tolist() if self.explicit_hash_seeds else None,
-            "boundary_markers": self.boundary_markers,
-        }
+        values = {p.name: getattr(self._native, p.name) for p in PARAMETERS}
+        values["layout"] = self._layout_arg  # as given: "proportional" stays a name
+        values["hash_seeds"] = values["hash_seeds"].tolist() if self.explicit_hash_seeds else None
+        return values
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> HashEmbedder:
@@ -359,3 +320,11 @@ class HashEmbedder:
 
 def _rebuild(cls: type[HashEmbedder], config: dict[str, Any]) -> HashEmbedder:
     return cls(**config)
+
+
+def _reader(name: str, doc: str) -> property:
+    return property(lambda self: getattr(self._native, name), doc=doc)
+
+
+for _parameter in PARAMETERS:
+    setattr(HashEmbedder, _parameter.name, _reader(_parameter.name, _parameter.docstring))

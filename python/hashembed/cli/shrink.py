@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .._optional import missing
 from ..errors import ParameterError
 from ..progress import status
 from .config import add_config_flags, check_positive, embedder_from
@@ -97,8 +98,8 @@ def cmd_shrink(args: argparse.Namespace) -> int:
 
         from ..torch import saving
         from ..torch.shrink import DEFAULT_PRESET, shrink
-    except ImportError as e:
-        raise CLIError(f"shrink needs torch and transformers ({e}): pip install 'hashembed[torch]'") from None
+    except ModuleNotFoundError as e:
+        raise CLIError(str(missing(e, "torch", "hashembed shrink"))) from None
     target = saving.check_target(args.output)
     embedder = embedder_from(args, DEFAULT_PRESET)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._optional import missing
 from ..arrow import check_type
 from .errors import CLIError
 
@@ -130,8 +131,8 @@ class ArrowSource:
     def __init__(self, path: Path, name: str, column: str | None) -> None:
         try:
             import pyarrow as pa
-        except ImportError:
-            raise CLIError(f"{name}: reading {path.suffix} needs pyarrow (pip install pyarrow)") from None
+        except ModuleNotFoundError as e:
+            raise CLIError(str(missing(e, "arrow", f"{name}: reading {path.suffix}"))) from None
         self.path = path
         self.name = name
         self.parquet = path.suffix.lower() == ".parquet"
