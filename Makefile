@@ -76,10 +76,23 @@ test-nostd: ## build the core as no_std without an allocator
 test-c: ## build the C library and run the C tests (golden vectors, errors, the documented example)
 	CARGO_TARGET_DIR=$(CURDIR)/target HASHEMBED_SKIP_CARGO_TEST=1 bash tests/c/run.sh
 
-.PHONY: test-python
-test-python: build ## stubtest of the extension's stubs, then pytest against the installed wheel
+.PHONY: typecheck
+typecheck: venv ## mypy over python/hashembed (it ships py.typed) and stubtest of the extension's stubs
+	$(PY) -m mypy
 	$(PY) -m mypy.stubtest hashembed._core
+
+.PHONY: test-python
+test-python: build typecheck ## the type checks, then pytest against the installed wheel
 	$(PY) -m pytest -q tests
+
+# The edit loop: an editable install (Python edits are live, the extension rebuilt only when
+# the Rust changed, incrementally) and the tests of one area, e.g. `make dev TESTS=tests/torch`.
+# `make build` puts the wheel back in place of the editable install.
+.PHONY: dev
+dev: venv ## editable install, type checks, and pytest -x of TESTS (default: tests/core)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/maturin develop --release --quiet
+	$(MAKE) --no-print-directory typecheck
+	$(PY) -m pytest -q -x $(or $(TESTS),tests/core)
 
 .PHONY: wheel-check
 wheel-check: build ## the wheel, with plain pip in a fresh virtualenv: golden vectors, CLI, platform tag

@@ -131,3 +131,21 @@ def exact_embed(
         total = (w[:, None] * c).sum(axis=0)  # |total| <= n * b / 2: exact in int64
         values[lo:hi] = total.astype(np.float64) / (np.float64(n) * (np.float64(b) / 2.0))
     return values.astype(dtype)
+
+
+def golden_groups() -> dict[str, list[dict]]:
+    """The golden cases grouped by configuration (`config_key`), in file order."""
+    groups: dict[str, list[dict]] = {}
+    for case in load_golden():
+        groups.setdefault(config_key(case["config"]), []).append(case)
+    return groups
+
+
+def golden_bits(group: list[dict]) -> np.ndarray:
+    """The expected float32 rows of a group of golden cases."""
+    return np.stack([np.array(c["bits"], dtype=np.uint32).view(np.float32) for c in group])
+
+
+MIXED = ["hello", "", "a", "naïve ☃", "\ud800x\udfff", "\U0001d11eab", "\x00\x00", "x" * 90, "שלום", "漢字"]
+"""Texts of every kind a batch may mix: empty, one character, combining, lone surrogates,
+astral, NULs, long, right-to-left, CJK."""

@@ -44,6 +44,7 @@ def __getattr__(name: str) -> Any:
     try:
         return importlib.import_module(f"{__name__}.{name}")
     except ModuleNotFoundError as e:
-        if e.name is None or e.name.startswith(__name__) or _LAZY[name] is None:
+        extra = _LAZY[name]
+        if e.name is None or e.name.startswith(__name__) or extra is None:
             raise
-        raise missing(e, _LAZY[name], f"hashembed.{name}") from e
+        raise missing(e, extra, f"hashembed.{name}") from e

@@ -19,7 +19,7 @@ import numpy as np
 from . import _core
 from .errors import ParameterError, ParameterTypeError, parameter_error
 
-_DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64), "float16": np.dtype(np.float16)}
+_DTYPES: dict[str, np.dtype] = {name: np.dtype(name) for name in ("float32", "float64", "float16")}
 
 
 def dtype_of(dtype: Any) -> np.dtype:

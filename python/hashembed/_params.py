@@ -4,7 +4,7 @@ defaults come from too). `HashEmbedder`'s properties and `config()` and the CLI'
 made from this table.
 
 What cannot be generated from it is checked against it: `HashEmbedder`'s signature and its
-annotations for type checkers, and `hashembed.reference.DEFAULTS`, by tests/test_params.py;
+annotations for type checkers, and `hashembed.reference.DEFAULTS`, by tests/core/test_params.py;
 the extension's stubs by `python -m mypy.stubtest hashembed._core` (in `make test`).
 """
 

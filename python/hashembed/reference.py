@@ -11,7 +11,7 @@ Only the standard library and NumPy are used, so it runs without the compiled ex
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -91,7 +91,7 @@ def layout_bounds(dim: int, max_ngram: int, layout: str | Sequence[int]) -> list
         else:
             raise ValueError(f"layout={layout!r} is not valid: 'proportional', 'equal' or {n} positive ints")
     elif isinstance(layout, (Sequence, np.ndarray)):
-        layout = list(layout)
+        layout = list(cast("Sequence[int]", layout))  # a str was handled above
         if len(layout) != n:
             raise ValueError(f"layout={layout!r} has {len(layout)} parts, max_ngram={n} needs {n}")
         bounds = [0]

@@ -63,6 +63,10 @@ class HashEmbedding(nn.Module):
     graph refuses such an id in its gather instead ("index num_embeddings is out of bounds").
     """
 
+    # the buffers of graph mode, for type checkers (nn.Module's attributes are untyped)
+    token_codepoints: torch.Tensor
+    token_lengths: torch.Tensor
+
     weight: torch.Tensor
 
     def __init__(

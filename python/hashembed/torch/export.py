@@ -43,8 +43,10 @@ def trace_onnx(
             # TorchScript's exporter is deprecated (the dynamo one needs onnxscript, which the
             # onnx extra does not bring) and warns of every traced shape; tests check the result.
             warnings.simplefilter("ignore")
+            # typed for paths, the TorchScript exporter writes to a file object too
             torch.onnx.export(
-                module, example, buffer, dynamo=False, opset_version=opset, input_names=list(input_names),
+                module, example, buffer,  # type: ignore[arg-type]
+                dynamo=False, opset_version=opset, input_names=list(input_names),
                 output_names=list(output_names), dynamic_axes=dynamic_axes,
             )  # fmt: skip
     finally:

@@ -92,7 +92,7 @@ def _os_error(e: Exception, target: Path) -> OSError | None:
 def _write(model: Any, tokenizer: Any, layer: HashEmbedding, staging: Path) -> None:
     from safetensors.torch import save_model
 
-    lift = output_projection(model)
+    lift: Any = output_projection(model)  # an nn.Linear, whose attributes nn.Module does not type
     save_model(model, str(staging / WEIGHTS))
     model.config.save_pretrained(staging)
     if is_transformers_tokenizer(tokenizer):
@@ -201,6 +201,7 @@ def load(directory: str | os.PathLike[str]) -> tuple[Any, Any]:
 
     path = Path(os.fspath(directory))
     saved = manifest.read(path)
+    tokenizer: Any
     if saved["tokenizer"] == "transformers":
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     else:

@@ -170,7 +170,7 @@ def hidden_state_map(teacher: nn.Module, student: nn.Module) -> list[int] | None
 
 @torch.no_grad()
 def hidden_basis(
-    teacher: nn.Module, batches: Sequence[tuple[torch.Tensor, torch.Tensor]], width: int
+    teacher: Any, batches: Sequence[tuple[torch.Tensor, torch.Tensor]], width: int
 ) -> torch.Tensor:
     """(hidden, width) float64: the leading principal directions (about the origin, as the
     residual stream is used) of the teacher's hidden states, every layer's, over the
@@ -188,7 +188,7 @@ def hidden_basis(
     return vectors[:, order]
 
 
-def _head_rows(w_out: torch.Tensor, heads: int, keep: int) -> torch.Tensor | None:
+def _head_rows(w_out: torch.Tensor, heads: int, keep: int) -> torch.Tensor:
     """Indices of the rows of the `keep` heads (of `heads`) that write the most, in order."""
     size = w_out.shape[1] // heads
     norms = w_out.reshape(w_out.shape[0], heads, size).square().sum((0, 2))
@@ -225,7 +225,7 @@ def _spaces(name: str) -> tuple[str, ...] | None:
 
 
 def build_student(
-    teacher: nn.Module, shape: StudentShape, basis: torch.Tensor | None
+    teacher: Any, shape: StudentShape, basis: torch.Tensor | None
 ) -> tuple[nn.Module, list[str]]:
     """A new model of the teacher's class with `shape`, initialised from the teacher; also
     the names of the weights left at their random initialisation (for BERT-family models,
@@ -282,7 +282,7 @@ def output_projection(model: nn.Module) -> nn.Module | None:
     return lift if isinstance(lift, nn.Module) else None
 
 
-def attach_output_projection(model: nn.Module, out_features: int) -> nn.Linear:
+def attach_output_projection(model: Any, out_features: int) -> nn.Linear:
     """Gives `model` an (untrained) output projection to `out_features`, as `load` does
     before reading a narrower student's weights."""
     weight = next(model.parameters())

@@ -219,7 +219,7 @@ class _Run:
         student.eval()  # dropout off; gradients flow all the same
         fresh = {id(p) for p in self.layer.parameters()}
         body = [p for p in student.parameters() if id(p) not in fresh]
-        groups = [
+        groups: list[dict[str, Any]] = [
             {"params": body},
             {"params": list(self.layer.parameters()), "lr": config.lr * INPUT_LR_SCALE},
         ]

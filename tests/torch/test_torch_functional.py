@@ -14,33 +14,13 @@ from hashembed.torch import functional
 from hashembed.torch.functional import codepoints, embed_codepoints
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import assert_same_bits, config_key, load_golden, text_of
-from test_properties import configs, texts
+from strategies import full_configs, texts
+from support import MIXED, assert_same_bits, golden_bits, golden_groups, text_of
+from tiny_models import padded
 
-GROUPS: dict[str, list[dict]] = {}
-for _case in load_golden():
-    GROUPS.setdefault(config_key(_case["config"]), []).append(_case)
+GROUPS = golden_groups()
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device (torch.cuda.is_available())")
-MIXED = ["hello", "", "a", "naïve ☃", "\ud800x\udfff", "\U0001d11eab", "\x00\x00", "x" * 90, "שלום", "漢字"]
-
-
-@st.composite
-def full_configs(draw) -> dict:
-    return {**draw(configs()), "boundary_markers": draw(st.booleans())}
-
-
-def golden_bits(group: list[dict]) -> np.ndarray:
-    return np.stack([np.array(c["bits"], dtype=np.uint32).view(np.float32) for c in group])
-
-
-def padded(rows: list[list[int]], fill: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Code points padded with `fill`, which the function must ignore."""
-    width = max((len(r) for r in rows), default=0)
-    cp = torch.full((len(rows), width), fill, dtype=torch.int64)
-    for i, r in enumerate(rows):
-        cp[i, : len(r)] = torch.tensor(r, dtype=torch.int64)
-    return cp, torch.tensor([len(r) for r in rows], dtype=torch.int64)
 
 
 @pytest.mark.parametrize("group", list(GROUPS.values()), ids=[g[0]["name"] for g in GROUPS.values()])

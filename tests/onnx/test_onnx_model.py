@@ -15,34 +15,23 @@ import pytest
 import torch
 from _data import minilm_dir
 from hashembed.onnx import CHECK_MASK, SENTENCE_OUTPUT
-from hashembed.torch import codepoints, export_model, sentence_embeddings
-from test_shrink import EVAL, _tiny, teacher, tokenizer
+from hashembed.torch import export_model, sentence_embeddings
+from tiny_models import EVAL, onnx_inputs, teacher, tiny, tokenizer
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "onnx_sentence_embeddings.py"
 VOCAB = 30522
-__all__ = ["teacher", "tokenizer"]  # test_shrink's fixtures, used here
+__all__ = ["teacher", "tokenizer"]  # the shared fixtures, used here
 
 
 @pytest.fixture(scope="module")
 def student(teacher, tokenizer):
-    return _tiny(teacher, tokenizer).model
+    return tiny(teacher, tokenizer).model
 
 
 @pytest.fixture(scope="module")
 def exported(student, tmp_path_factory) -> Path:
     return export_model(student, tmp_path_factory.mktemp("onnx") / "model.onnx")
-
-
-def onnx_inputs(tokenizer, sentences: list[str], max_length: int) -> dict[str, np.ndarray]:
-    enc = tokenizer(sentences, padding=True, truncation=True, max_length=max_length)
-    ids = np.array(enc["input_ids"])
-    cp, lengths = codepoints([t for row in ids for t in tokenizer.convert_ids_to_tokens(row.tolist())])
-    return {
-        "codepoints": cp.numpy().reshape(*ids.shape, -1),
-        "lengths": lengths.numpy().reshape(ids.shape),
-        "attention_mask": np.array(enc["attention_mask"], dtype=np.int64),
-    }
 
 
 def test_matches_the_torch_model_on_held_out_sentences(student, tokenizer, exported: Path) -> None:

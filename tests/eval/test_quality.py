@@ -15,7 +15,7 @@ pytest.importorskip("wordfreq", reason=NEEDS.format("wordfreq"))
 pytest.importorskip("sklearn", reason=NEEDS.format("scikit-learn"))
 
 # eval/quality.py runs with eval/ on sys.path, which is how it finds its package.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "eval"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "eval"))
 from quality_report import collisions, data, methods, metrics  # noqa: E402
 from quality_report.cli import main  # noqa: E402
 from quality_report.typos import EDITS, make_typos  # noqa: E402

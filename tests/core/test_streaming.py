@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benches" / "streaming.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benches" / "streaming.py"
 
 
 def test_two_million_tokens_to_a_memmap_in_chunks(tmp_path):

@@ -19,12 +19,11 @@ import safetensors
 import tokenizers
 import torch
 import transformers
-from _data import minilm_dir, stdlib_lines
+from _data import minilm_dir
 from hashembed import ParameterError, ParameterTypeError
 from hashembed.cli import main
 from hashembed.torch import (
     HashEmbedding,
-    ShrinkResult,
     agreement,
     distil,
     load,
@@ -32,33 +31,10 @@ from hashembed.torch import (
     sentence_embeddings,
     shrink,
 )
+from tiny_models import EVAL, SMALL, TRAIN, teacher, tiny, tokenizer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-TEXTS = [line for line in stdlib_lines(200_000) if len(line) > 20][:400]
-EVAL = TEXTS[-40:]
-TRAIN = TEXTS[:-40]
-SMALL = hashembed.HashEmbedder.preset("robust", dim=64)
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return transformers.AutoTokenizer.from_pretrained(str(minilm_dir()), local_files_only=True)
-
-
-@pytest.fixture(scope="module")
-def teacher():
-    """A two-layer BERT of hidden size 32 over MiniLM's 30,522-token vocabulary, seeded."""
-    torch.manual_seed(0)
-    config = transformers.BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=128,
-    )  # fmt: skip
-    return transformers.BertModel(config).eval()
-
-
-def _tiny(teacher, tokenizer, **kwargs) -> ShrinkResult:
-    options = {"embedder": SMALL, "steps": 6, "batch_size": 8, "max_length": 32, "progress": False}
-    return shrink(teacher, tokenizer, TRAIN, **{**options, **kwargs})
+__all__ = ["teacher", "tokenizer"]  # the shared fixtures, used here
 
 
 def _state(model) -> dict[str, torch.Tensor]:
@@ -67,7 +43,7 @@ def _state(model) -> dict[str, torch.Tensor]:
 
 def test_shrink_result_and_the_teacher_is_left_unchanged(teacher, tokenizer) -> None:
     before = _state(teacher)
-    result = _tiny(teacher, tokenizer, eval_texts=EVAL, eval_every=3)
+    result = tiny(teacher, tokenizer, eval_texts=EVAL, eval_every=3)
     after = teacher.state_dict()
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
     assert not teacher.training and teacher.get_input_embeddings().weight.shape == (30522, 32)
@@ -94,22 +70,22 @@ def test_shrink_result_and_the_teacher_is_left_unchanged(teacher, tokenizer) -> 
 
 
 def test_training_lowers_the_loss(teacher, tokenizer) -> None:
-    result = _tiny(teacher, tokenizer, steps=40, lr=1e-3)
+    result = tiny(teacher, tokenizer, steps=40, lr=1e-3)
     losses = [h["loss"] for h in result.history]
     assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5]), losses
 
 
 def test_shrink_is_deterministic_for_a_seed(teacher, tokenizer) -> None:
-    a, b = _tiny(teacher, tokenizer), _tiny(teacher, tokenizer)
-    c = _tiny(teacher, tokenizer, seed=1)
+    a, b = tiny(teacher, tokenizer), tiny(teacher, tokenizer)
+    c = tiny(teacher, tokenizer, seed=1)
     sa, sb, sc = a.model.state_dict(), b.model.state_dict(), c.model.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
 
 
 def test_projection_init_is_the_weighted_ridge_fit(teacher, tokenizer) -> None:
-    fitted = _tiny(teacher, tokenizer, steps=1, lr=1e-12).model.get_input_embeddings()
-    random_init = _tiny(teacher, tokenizer, steps=1, lr=1e-12, init_projection=False)
+    fitted = tiny(teacher, tokenizer, steps=1, lr=1e-12).model.get_input_embeddings()
+    random_init = tiny(teacher, tokenizer, steps=1, lr=1e-12, init_projection=False)
     assert random_init.projection_r2 is None
     ids = torch.tensor([1996, 1997, 2003])  # "the", "of", "is": frequent, so the fit weighs them
     table = teacher.get_input_embeddings().weight[ids]
@@ -119,7 +95,7 @@ def test_projection_init_is_the_weighted_ridge_fit(teacher, tokenizer) -> None:
 
 
 def test_same_dim_embedder_needs_no_projection(teacher, tokenizer) -> None:
-    result = _tiny(teacher, tokenizer, embedder=hashembed.HashEmbedder(32), steps=2)
+    result = tiny(teacher, tokenizer, embedder=hashembed.HashEmbedder(32), steps=2)
     layer = result.model.get_input_embeddings()
     assert layer.projection is None and result.input_parameters_after == 0 and result.projection_r2 is None
 
@@ -167,22 +143,22 @@ def test_cryptic_errors_are_clear_and_numpy_scalars_are_taken(teacher, tokenizer
     overflow naming no parameter; and steps=np.int64(1) was refused."""
     long_texts = [" ".join(["word"] * 300)] * 8
     with pytest.raises(ParameterError, match=r"max_length=129 is more than the teacher's max_position_embed"):
-        _tiny(teacher, tokenizer, max_length=129)
-    student = _tiny(teacher, tokenizer, steps=1).model
+        tiny(teacher, tokenizer, max_length=129)
+    student = tiny(teacher, tokenizer, steps=1).model
     with pytest.raises(ParameterError, match=r"max_length=200 .* max_position_embeddings, 128") as error:
         distil(teacher, student, tokenizer, long_texts, steps=1, max_length=200, progress=False)
     assert error.value.parameter == "max_length"
     with pytest.raises(ParameterTypeError, match=r"parameters are torch.bfloat16: .*\(model.float\(\)\)"):
-        _tiny(copy.deepcopy(teacher).to(torch.bfloat16), tokenizer)
+        tiny(copy.deepcopy(teacher).to(torch.bfloat16), tokenizer)
     with pytest.raises(ParameterError, match=r"seed=1180591620717411303424 is out of range") as error:
-        _tiny(teacher, tokenizer, seed=2**70)
+        tiny(teacher, tokenizer, seed=2**70)
     assert error.value.parameter == "seed"
     with pytest.raises(ParameterTypeError, match=r"steps must be an int >= 1, not str"):
-        _tiny(teacher, tokenizer, steps="3")
+        tiny(teacher, tokenizer, steps="3")
     numbers = {"steps": np.int64(2), "batch_size": np.int32(4), "lr": np.float32(1e-4), "seed": np.uint64(3)}
-    result = _tiny(teacher, tokenizer, **numbers)
+    result = tiny(teacher, tokenizer, **numbers)
     assert result.steps == 2 and result.sentences == 8
-    assert _tiny(teacher, tokenizer, steps=1, max_length=128).steps == 1
+    assert tiny(teacher, tokenizer, steps=1, max_length=128).steps == 1
 
 
 def test_a_tokenizer_of_another_vocabulary_is_refused(teacher) -> None:
@@ -198,8 +174,8 @@ def test_a_tokenizer_of_another_vocabulary_is_refused(teacher) -> None:
 
 def test_a_tokenizers_tokenizer_works_too(teacher, tokenizer) -> None:
     fast = hashembed.load_tokenizer(minilm_dir() / "tokenizer.json")
-    a = _tiny(teacher, fast, steps=2)
-    b = _tiny(teacher, tokenizer, steps=2)
+    a = tiny(teacher, fast, steps=2)
+    b = tiny(teacher, tokenizer, steps=2)
     sa, sb = a.model.state_dict(), b.model.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa), "both tokenizers give the same ids"
     assert fast.padding is None and fast.truncation is None, "the caller's tokenizer is left as it was"
@@ -207,11 +183,11 @@ def test_a_tokenizers_tokenizer_works_too(teacher, tokenizer) -> None:
 
 def test_a_diverging_run_stops_with_an_error(teacher, tokenizer) -> None:
     with pytest.raises(FloatingPointError, match="lower lr"):
-        _tiny(teacher, tokenizer, lr=1e30, steps=30)
+        tiny(teacher, tokenizer, lr=1e30, steps=30)
 
 
 def test_max_seconds_stops_early(teacher, tokenizer) -> None:
-    result = _tiny(teacher, tokenizer, steps=10_000, max_seconds=1.0)
+    result = tiny(teacher, tokenizer, steps=10_000, max_seconds=1.0)
     assert 1 <= result.steps < 10_000
 
 
@@ -222,7 +198,7 @@ def _outputs(model, tokenizer) -> torch.Tensor:
 
 
 def test_save_and_load_give_bit_identical_outputs_and_no_table(teacher, tokenizer, tmp_path: Path) -> None:
-    student = _tiny(teacher, tokenizer).model
+    student = tiny(teacher, tokenizer).model
     out = save(student, tokenizer, tmp_path / "small")
     assert sorted(p.name for p in out.iterdir()) >= ["config.json", "hashembed.json", "model.safetensors"]
     manifest = json.loads((out / "hashembed.json").read_text())
@@ -244,7 +220,7 @@ def test_save_and_load_give_bit_identical_outputs_and_no_table(teacher, tokenize
 
 def test_save_with_a_tokenizers_tokenizer(teacher, tokenizer, tmp_path: Path) -> None:
     fast = hashembed.load_tokenizer(minilm_dir() / "tokenizer.json")
-    student = _tiny(teacher, fast, steps=2).model
+    student = tiny(teacher, fast, steps=2).model
     model, tok = load(save(student, fast, tmp_path / "m"))
     assert isinstance(tok, tokenizers.Tokenizer)
     ids = torch.tensor([tok.encode(EVAL[0]).ids])
@@ -261,7 +237,7 @@ def test_save_refuses_what_it_cannot_write_and_leaves_nothing(
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me")
-    student = _tiny(teacher, tokenizer, steps=1).model
+    student = tiny(teacher, tokenizer, steps=1).model
     with pytest.raises(FileExistsError, match="not an earlier hashembed save"):
         save(student, tokenizer, precious)
     assert (precious / "notes.txt").read_text() == "keep me"
@@ -280,7 +256,7 @@ def test_save_refuses_what_it_cannot_write_and_leaves_nothing(
 def test_load_errors(teacher, tokenizer, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no such directory"):
         load(tmp_path / "absent")
-    out = save(_tiny(teacher, tokenizer, steps=1).model, tokenizer, tmp_path / "m")
+    out = save(tiny(teacher, tokenizer, steps=1).model, tokenizer, tmp_path / "m")
     broken = tmp_path / "broken"
     broken.mkdir()
     for f in out.iterdir():
@@ -413,7 +389,7 @@ def test_cli_shrink_of_a_directory_that_is_no_model(tmp_path: Path, capsys) -> N
 
 
 def test_pickled_student_layer_keeps_its_projection(teacher, tokenizer) -> None:
-    layer = _tiny(teacher, tokenizer, steps=1).model.get_input_embeddings()
+    layer = tiny(teacher, tokenizer, steps=1).model.get_input_embeddings()
     clone = copy.deepcopy(layer)
     ids = torch.tensor([[101, 2000, 102]])
     assert torch.equal(clone(ids), layer(ids))

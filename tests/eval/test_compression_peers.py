@@ -11,9 +11,9 @@ import onnx
 import pytest
 from _data import minilm_dir
 from hashembed.torch import codepoints, sentence_embeddings
-from test_shrink import EVAL, TRAIN, _tiny, teacher, tokenizer
+from tiny_models import EVAL, TRAIN, teacher, tiny, tokenizer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "eval"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "eval"))
 from compression_report import inference, peers, pretrained, static, tradeoff
 
 __all__ = ["teacher", "tokenizer"]  # test_shrink's fixtures, used here
@@ -26,7 +26,7 @@ ROUNDS = 2
 
 @pytest.fixture(scope="module")
 def student(teacher, tokenizer):
-    return _tiny(teacher, tokenizer).model
+    return tiny(teacher, tokenizer).model
 
 
 @pytest.fixture(scope="module")

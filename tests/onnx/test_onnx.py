@@ -18,13 +18,14 @@ from hashembed.onnx import CHECK_ROWS, CHECK_VALUES, MIN_OPSET, embedder_model, 
 from hashembed.torch.functional import codepoints
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import assert_same_bits
-from test_properties import texts
-from test_torch_functional import GROUPS, MIXED, full_configs, golden_bits, padded
+from strategies import full_configs, texts
+from support import MIXED, assert_same_bits, golden_bits, golden_groups
+from tiny_models import padded
 
 # The opsets this graph is written for: the first it needs, the default, onnx's newest that
 # onnxruntime runs.
 OPSETS = [MIN_OPSET, 17, 21]
+GROUPS = golden_groups()
 
 
 def session(model: onnx.ModelProto) -> ort.InferenceSession:
@@ -136,7 +137,7 @@ def test_bad_arguments(tmp_path: Path) -> None:
 def test_memory_grows_with_the_code_points_not_rows_times_the_longest() -> None:
     # one 3,000-code-point text among 512 short tokens: padded to its width, the products of
     # every row took 3.6 GB more; packed, they take what the code points take
-    bench = Path(__file__).resolve().parent.parent / "benches" / "onnx_share.py"
+    bench = Path(__file__).resolve().parents[2] / "benches" / "onnx_share.py"
     out = subprocess.run(
         [sys.executable, str(bench), "--memory-only", "--json"], capture_output=True, text=True, timeout=110
     )

@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hashembed import HashEmbedder
-from support import CONFIG_KEYS, assert_same_bits, config_key, load_golden, text_of
+from support import CONFIG_KEYS, assert_same_bits, golden_groups, load_golden, text_of
 
 CASES = load_golden()
-GROUPS: dict[str, list[dict]] = {}
-for _case in CASES:
-    GROUPS.setdefault(config_key(_case["config"]), []).append(_case)
+GROUPS = golden_groups()
 
 
 def expected(case) -> np.ndarray:

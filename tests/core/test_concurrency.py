@@ -1,4 +1,4 @@
-"""Concurrency beyond tests/test_threads.py (8 threads of embed/embed_batch on one embedder,
+"""Concurrency beyond tests/core/test_threads.py (8 threads of embed/embed_batch on one embedder,
 equal to sequential runs): every other entry point running at once, thread pools of new sizes
 made by several threads at the same moment, and two threads handed the same `out`."""
 

@@ -624,7 +624,7 @@ def test_the_pickled_size_in_the_docs_is_right():
     import re
     from pathlib import Path
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "distributed.md").read_text(encoding="utf-8")
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "distributed.md").read_text(encoding="utf-8")
     stated = int(re.search(r"len\(data\)\s+# (\d+) bytes", doc).group(1))
     assert len(pickle.dumps(HashEmbedder(dim=256))) == stated
 
