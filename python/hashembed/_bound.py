@@ -170,13 +170,7 @@ class VocabEmbedder(Generic[E]):
         """`HashEmbedder.embed_encodings` from the encodings' token ids: the same
         `(embeddings, mask)`, with each id's row from the cache. The ids must be this
         vocabulary's (the tokenizer's own)."""
-        padding = Padding.of(
-            max_length=max_length,
-            pad_to_multiple_of=pad_to_multiple_of,
-            out=out,
-            dtype=dtype,
-            num_threads=num_threads,
-        )
+        padding = Padding.of(max_length, pad_to_multiple_of, out, dtype, num_threads)
         arrays = _batch_arrays(encodings, skip_special_tokens)
         if arrays is not None:
             return self._embed_arrays(padding, *arrays)

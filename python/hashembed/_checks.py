@@ -141,13 +141,7 @@ class Padding:
 
     @classmethod
     def of(
-        cls,
-        *,
-        max_length: Any = None,
-        pad_to_multiple_of: Any = None,
-        out: Any = None,
-        dtype: Any = "float32",
-        num_threads: int | None = None,
+        cls, max_length: Any, pad_to_multiple_of: Any, out: Any, dtype: Any, num_threads: int | None, /
     ) -> Padding:
         """The keywords as a public method takes them, checked (`num_threads` is checked by
         the native call that uses it)."""

@@ -169,13 +169,7 @@ class HashEmbedder:
         that shape and of dtype `dtype`. Every token is embedded in one parallel native call,
         straight into its row, and equal tokens are computed once.
         """
-        padding = Padding.of(
-            max_length=max_length,
-            pad_to_multiple_of=pad_to_multiple_of,
-            out=out,
-            dtype=dtype,
-            num_threads=num_threads,
-        )
+        padding = Padding.of(max_length, pad_to_multiple_of, out, dtype, num_threads)
         return _tokens.embed_tokens(self._native, self.dim, batch, padding)
 
     def embed_encodings(
@@ -227,13 +221,7 @@ class HashEmbedder:
                 dtype=dtype,
                 num_threads=num_threads,
             )
-        padding = Padding.of(
-            max_length=max_length,
-            pad_to_multiple_of=pad_to_multiple_of,
-            out=out,
-            dtype=dtype,
-            num_threads=num_threads,
-        )
+        padding = Padding.of(max_length, pad_to_multiple_of, out, dtype, num_threads)
         return _tokens.embed_encodings(self._native, self.dim, encodings, skip_special_tokens, padding)
 
     def embed_vocab(

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import os
 
-import hashembed
 import numpy as np
 import pytest
 import torch
 import transformers
-from _data import minilm_dir, stdlib_lines
+from _data import stdlib_lines
 from hashembed.cli import main
 from hashembed.errors import ParameterError, ParameterTypeError
 from hashembed.torch import load, save, sentence_embeddings, shrink
@@ -23,15 +22,11 @@ from hashembed.torch.students import (
     output_projection,
     student_shape,
 )
+from tiny_models import SMALL, tokenizer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+__all__ = ["tokenizer"]  # the shared fixture, used here
 TEXTS = [line for line in stdlib_lines(200_000) if len(line) > 20][:200]
-SMALL = hashembed.HashEmbedder.preset("robust", dim=64)
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return transformers.AutoTokenizer.from_pretrained(str(minilm_dir()), local_files_only=True)
 
 
 @pytest.fixture(scope="module")
