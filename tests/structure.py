@@ -183,14 +183,14 @@ def public_names(path: Path) -> set[str] | None:
     return None
 
 
-def script_imports() -> list[tuple[str, str]]:
-    """(script, what it imports) where a script of the project's takes a name its module does
-    not list in `__all__`, or imports a module with an underscore in its path."""
+def script_imports(root: Path = ROOT) -> list[tuple[str, str]]:
+    """(script, what it imports) where a script of the project's (below `root`) takes a name
+    its module does not list in `__all__`, or imports a module with an underscore in its path."""
     known = _modules()
     found = []
     for folder in SCRIPTS:
-        for path in sorted((ROOT / folder).rglob("*.py")):
-            where = str(path.relative_to(ROOT))
+        for path in sorted((root / folder).rglob("*.py")):
+            where = str(path.relative_to(root))
             for target, name in imports("", path, known):
                 listed = public_names(known[target]) if target in known else None
                 private = any(part.startswith("_") for part in target.split("."))

@@ -195,6 +195,7 @@ class VocabEmbedder(Generic[E]):
         self, padding: Padding, ids: np.ndarray, attention: np.ndarray, special: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """`embed_encodings` of a padded batch given as arrays."""
+        ids = _int_array(ids, "ids", "iu")  # bool ids are refused, as by embed_ids
         batch, longest = ids.shape
         width, seq = padding.widths(longest)
         padding.check_size(batch, seq, self.dim)

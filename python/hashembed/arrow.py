@@ -20,7 +20,7 @@ from . import _checks, _core
 from ._optional import optional
 from .errors import ItemError, ParameterError, ParameterTypeError, item_error, parameter_error, renamed
 
-__all__ = ["embed_arrow"]
+__all__ = ["check_type"]  # embed_arrow: the method's body, which takes the native embedder
 
 # Above this many null rows whose offsets span bytes, those rows are cut out of a copy of
 # the data rather than embedding the valid runs between them with one native call each.

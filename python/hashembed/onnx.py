@@ -343,7 +343,7 @@ def quantize_int8(
     int8, a scale per output column, and the float tables its Gathers read (position and
     token embeddings) in int8, by onnxruntime's dynamic quantisation (activations are
     quantised at run time, per tensor, to uint8); nodes whose names start with one of `keep`
-    (`export_model`'s hash sub-graph and its checks) stay as they are. Returns the path.
+    (`with_encoder`'s hash sub-graph and its checks) stay as they are. Returns the path.
     Needs onnxruntime, whose quantisation tools these are.
 
     Per column, because one scale for a whole matrix lets its largest column set the step of

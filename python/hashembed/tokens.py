@@ -24,7 +24,9 @@ from . import _checks, _core
 from ._checks import Padding
 from .errors import ItemError, ItemTypeError, ParameterTypeError, item_error, parameter_error, renamed
 
-__all__ = ["embed_encodings", "embed_tokens", "encoding_list", "is_batch_encoding"]
+# The embed_* functions here are the bodies of `HashEmbedder`'s methods, which take its
+# native embedder; callers use the methods.
+__all__ = ["encoding_list", "is_batch_encoding"]
 
 
 def _token_rows(batch: Any) -> list[Sequence[Any]]:

@@ -27,7 +27,7 @@ from .errors import ItemTypeError, ParameterError, ParameterTypeError, item_erro
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-__all__ = ["embed_vocab", "load_tokenizer", "read_vocab", "save_table", "vocab_tokens"]
+__all__ = ["load_tokenizer", "read_vocab", "save_table", "vocab_tokens"]  # embed_vocab: the method's body
 
 PathLike = Union[str, "os.PathLike[str]"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hashembed import HashEmbedder, ParameterError, ParameterTypeError, load_tokenizer, save_table
-from hashembed._optional import optional
+from hashembed._optional import missing, optional
 from hashembed.vocab import read_vocab
 
 E = HashEmbedder(16)
@@ -38,11 +38,30 @@ def _raises(cls, call, parameter, index=None):
         (lambda: E.embed_vocab({"a": True}), ParameterTypeError, "vocab"),
         (lambda: E.embed_vocab({"a": "0"}), ParameterTypeError, "vocab"),
         (lambda: E.embed_vocab({"a": 2**70}), ParameterError, "vocab"),
-        (lambda: save_table("table.txt", np.zeros((2, 2))), ParameterError, "path"),
     ],
 )
 def test_core_argument_errors_name_their_parameter(call, cls, parameter) -> None:
     _raises(cls, call, parameter)
+
+
+def test_an_unknown_table_format_names_the_path_and_writes_nothing(tmp_path) -> None:
+    target = tmp_path / "table.txt"
+    _raises(ParameterError, lambda: save_table(target, np.zeros((2, 2))), "path")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bool_ids_in_a_batch_encoding_are_refused_as_by_embed_ids() -> None:
+    transformers = pytest.importorskip("transformers", reason="a BatchEncoding is transformers'")
+    from _data import minilm_dir
+
+    tok = transformers.AutoTokenizer.from_pretrained(str(minilm_dir()), local_files_only=True)
+    batch = tok(["hash embeddings", "a"], padding=True, return_tensors="np")
+    bound = E.bind(tok)
+    want, _ = bound.embed_encodings(batch)
+    assert np.array_equal(want, E.embed_encodings(batch)[0])
+    batch["input_ids"] = batch["input_ids"].astype(bool)
+    error = _raises(ParameterTypeError, lambda: bound.embed_encodings(batch), "ids")
+    assert "must be an array of integers, not of bool" in str(error)
 
 
 def test_a_vocabulary_with_a_missing_id_names_it() -> None:
@@ -101,8 +120,18 @@ def test_onnx_argument_errors_name_their_parameter() -> None:
 
 
 def test_a_missing_optional_module_names_what_needs_it_and_the_extra() -> None:
-    with pytest.raises(ImportError) as info:
+    with pytest.raises(ModuleNotFoundError) as info:
         optional("hashembed_no_such_module.sub", "arrow", "embed_arrow")
     message = "embed_arrow needs the 'hashembed_no_such_module' package: pip install 'hashembed[arrow]'"
     assert str(info.value) == message
+    assert info.value.name == "hashembed_no_such_module"
     assert isinstance(info.value.__cause__, ModuleNotFoundError)
+
+
+def test_a_module_that_fails_to_import_is_reported_with_its_error() -> None:
+    error = missing(ImportError("libfoo.so: cannot open shared object file"), "onnx", "export_model")
+    assert isinstance(error, ModuleNotFoundError) and error.name is None
+    assert str(error) == (
+        "export_model needs a package that does not import (libfoo.so: cannot open shared object "
+        "file): pip install 'hashembed[onnx]'"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
 from hashembed import HashEmbedder, _core, reference
 from hashembed._params import DEFAULTS, PARAMETERS
 from hashembed.cli import build_parser
@@ -24,11 +25,18 @@ def test_the_properties_and_the_config_are_made_from_the_table():
     for p in PARAMETERS:
         prop = getattr(HashEmbedder, p.name)
         assert isinstance(prop, property) and prop.fset is None and prop.__doc__ == p.docstring
-        if p.name != "hash_seeds":
-            assert getattr(e, p.name) == getattr(e._native, p.name)
-    assert e.hash_seeds.tolist() == list(range(1, 49))
+    assert HashEmbedder.dim.__doc__ == "Output dimension."
+    assert HashEmbedder.boundary_markers.__doc__.startswith("Whether texts are wrapped")
+    values = {name: getattr(e, name) for name in NAMES if name != "hash_seeds"}
+    assert values == {
+        "dim": 48, "max_ngram": 3, "layout": (16, 16, 16), "seed": 42, "base": 31,
+        "hash_modulus": 1_000_000_007, "buckets": 1_000_000_007, "boundary_markers": True,
+    }  # fmt: skip
+    assert e.hash_seeds.dtype == np.uint32 and e.hash_seeds.tolist() == list(range(1, 49))
+    assert e.config() == {**values, "layout": (16, 16, 16), "hash_seeds": list(range(1, 49))}
     assert list(e.config()) == NAMES
     assert HashEmbedder(**e.config()) == e
+    assert HashEmbedder(8, layout="equal").config()["layout"] == "equal"
 
 
 def test_the_native_constructor_takes_the_table():

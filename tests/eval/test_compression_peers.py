@@ -1,4 +1,4 @@
-"""Part (c)'s deployment rows (eval/compression_report/peers.py) on test_shrink's tiny teacher and
+"""Part (c)'s deployment rows (eval/compression_report/peers.py) on the shared tiny teacher and
 student: every figure measured, not made up, and the table and plots built from them."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from tiny_models import EVAL, TRAIN, teacher, tiny, tokenizer
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "eval"))
 from compression_report import inference, peers, pretrained, static, tradeoff
 
-__all__ = ["teacher", "tokenizer"]  # test_shrink's fixtures, used here
+__all__ = ["teacher", "tokenizer"]  # the shared fixtures (tiny_models.py), used here
 NAMES = [
     "all-MiniLM-L6-v2, fp32", "all-MiniLM-L6-v2, int8", "hash tiny, fp32", "hash tiny, int8",
     "model2vec (PCA 256), raw", "model2vec (PCA 256), with its map",

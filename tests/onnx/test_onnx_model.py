@@ -1,4 +1,4 @@
-"""`hashembed.torch.export_model`: a tiny shrunk BERT (test_shrink's) exported end to end, run
+"""`hashembed.torch.export_model`: a tiny shrunk BERT (tiny_models.py's) exported end to end, run
 by onnxruntime on held-out sentences against the torch model, its file without a table, and
 the example that runs it with only onnxruntime and tokenizers."""
 

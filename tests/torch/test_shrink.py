@@ -418,3 +418,26 @@ def test_schedule_warms_up_decays_and_follows_a_time_budget() -> None:
     assert by_time.progress(10) == pytest.approx(0.5) and by_time(10) == pytest.approx(0.5 / 0.95)
     clock.seconds = 60.0
     assert by_time.progress(11) == 1.0 and by_time(11) == 0.0
+
+
+def test_the_first_bad_argument_is_the_one_named(teacher, tokenizer) -> None:
+    """The model, the tokenizer and the texts are checked before the training options, as
+    the arguments come; `distil` names its teacher before its student."""
+    with pytest.raises(ParameterError) as info:
+        shrink(torch.nn.Linear(2, 2), tokenizer, TRAIN, steps=0)
+    assert info.value.parameter == "model"
+    with pytest.raises(ParameterTypeError) as info:
+        shrink(teacher, {"a": 0}, TRAIN, lr=-1)
+    assert info.value.parameter == "tokenizer"
+    with pytest.raises(ParameterError) as info:
+        shrink(teacher, tokenizer, [], batch_size=0)
+    assert info.value.parameter == "texts"
+    with pytest.raises(ParameterError) as info:
+        distil(torch.nn.Linear(2, 2), object(), tokenizer, TRAIN)
+    assert info.value.parameter == "teacher"
+    with pytest.raises(ParameterError) as info:
+        distil(teacher, object(), tokenizer, TRAIN, steps=0)
+    assert info.value.parameter == "steps"
+    with pytest.raises(ParameterError) as info:
+        distil(teacher, object(), tokenizer, TRAIN)
+    assert info.value.parameter == "student"

@@ -98,7 +98,7 @@ def cmd_shrink(args: argparse.Namespace) -> int:
 
         from ..torch import saving
         from ..torch.shrink import DEFAULT_PRESET, shrink
-    except ModuleNotFoundError as e:
+    except ImportError as e:
         raise CLIError(str(missing(e, "torch", "hashembed shrink"))) from None
     target = saving.check_target(args.output)
     embedder = embedder_from(args, DEFAULT_PRESET)

@@ -131,7 +131,7 @@ class ArrowSource:
     def __init__(self, path: Path, name: str, column: str | None) -> None:
         try:
             import pyarrow as pa
-        except ModuleNotFoundError as e:
+        except ImportError as e:
             raise CLIError(str(missing(e, "arrow", f"{name}: reading {path.suffix}"))) from None
         self.path = path
         self.name = name

@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._files import replacing
+from .._optional import optional
 from .embedding import HashEmbedding, hash_layer
 from .metrics import mean_pool
 from .students import output_projection
@@ -33,8 +35,7 @@ def trace_onnx(
     """`module` traced on `example` by torch's TorchScript exporter into an `onnx.ModelProto`,
     in eval mode (the mode of each of its modules restored after). Give a padded example, so
     that nothing traced assumes an all-ones mask."""
-    import onnx
-
+    onnx = optional("onnx", "onnx", "trace_onnx")
     buffer = io.BytesIO()
     modes = [(m, m.training) for m in module.modules()]
     module.eval()
@@ -97,10 +98,8 @@ def export_model(
     about a quarter of the bytes and faster on CPUs, at some loss of agreement with the float
     model (docs/compression.md measures it); the hash sub-graph stays exact either way.
     """
-    import onnx
-
+    onnx = optional("onnx", "onnx", "export_model")
     from .. import onnx as graphs
-    from .._files import replacing
 
     layer = hash_layer(model)
     opset = graphs.check_opset(opset)

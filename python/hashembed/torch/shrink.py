@@ -15,7 +15,7 @@ from ..errors import ParameterError, ParameterTypeError, parameter_error
 from ..progress import status
 from ..vocab import vocab_tokens
 from . import students
-from .distillation import DEFAULT_LR, DistilConfig, ShrinkResult, course, train
+from .distillation import DEFAULT_LR, ShrinkResult, course, train
 from .embedding import HashEmbedding, replace_input_embeddings
 
 DEFAULT_PRESET = "robust"
@@ -30,13 +30,13 @@ _BASIS_ROWS = 256
 _MAX_PADDING_ROWS = 128
 
 
-def _check_vocab(tokens: list[str], rows: int) -> None:
+def _check_vocab(tokenizer: Any, tokens: list[str], rows: int) -> None:
     if not (rows - _MAX_PADDING_ROWS < len(tokens) <= rows):
         message = (
             f"the tokenizer's vocabulary ({len(tokens):,} tokens) does not match the model's "
             f"input embeddings ({rows:,} rows): pass the tokenizer the model was trained with"
         )
-        raise parameter_error(ParameterError, message, "tokenizer", len(tokens))
+        raise parameter_error(ParameterError, message, "tokenizer", tokenizer)
 
 
 def shrink(
@@ -76,11 +76,11 @@ def shrink(
     (`init_projection=False`: PyTorch's random initialisation). Training is `distil`'s; its
     arguments are passed on, as a `DistilConfig`.
     """
-    config = DistilConfig(
-        steps=steps, batch_size=batch_size, max_length=max_length, lr=lr, eval_every=eval_every,
-        max_seconds=max_seconds, seed=seed, progress=progress,
-    )  # fmt: skip
-    lesson = course(model, tokenizer, texts, eval_texts, config)
+    options = {
+        "steps": steps, "batch_size": batch_size, "max_length": max_length, "lr": lr,
+        "eval_every": eval_every, "max_seconds": max_seconds, "seed": seed, "progress": progress,
+    }  # fmt: skip
+    lesson, config = course(model, tokenizer, texts, eval_texts, options)
     table = lesson.table
     shape = students.student_shape(
         getattr(model, "config", None), num_layers=num_layers, hidden_size=hidden_size,
@@ -97,7 +97,7 @@ def shrink(
         message = f"out_dim must be the student's hidden size, {width}, not {out_dim!r}"
         raise parameter_error(ParameterError, message, "out_dim", out_dim)
     tokens = vocab_tokens(tokenizer)
-    _check_vocab(tokens, int(table.shape[0]))
+    _check_vocab(tokenizer, tokens, int(table.shape[0]))
 
     torch.manual_seed(config.seed)
     encode = lesson.encoder

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ParameterError, ParameterTypeError, parameter_error
@@ -67,8 +67,8 @@ class DistilConfig:
 
     Each of `steps` steps takes `batch_size` texts, truncated to `max_length` tokens, with
     AdamW at `lr`; `max_seconds` is a time budget; with evaluation texts, the student is also
-    evaluated every `eval_every` steps; `seed` fixes the order of the texts and the
-    initialisation; `progress` draws a bar on stderr.
+    evaluated every `eval_every` steps; `seed` fixes the order of the texts (and
+    `shrink` seeds torch with it); `progress` draws a bar on stderr.
     """
 
     steps: int = 1000
@@ -94,7 +94,3 @@ class DistilConfig:
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)  # frozen: set once, here
-
-
-OPTIONS = tuple(f.name for f in fields(DistilConfig))
-"""The keyword arguments of `distil` and `shrink` that make their `DistilConfig`."""

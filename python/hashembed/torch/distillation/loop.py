@@ -18,7 +18,7 @@ from torch import nn
 from ...errors import ParameterError, ParameterTypeError, parameter_error
 from ...progress import Progress, status
 from .. import students
-from ..batches import Encoder, text_list
+from ..batches import Encoder, check_tokenizer, text_list
 from ..embedding import HashEmbedding, parameter_count
 from ..metrics import agreement, sentence_embeddings
 from .config import DEFAULT_LR, INPUT_LR_SCALE, WARMUP, DistilConfig
@@ -82,8 +82,8 @@ class Course:
     eval_texts: list[str] | None
 
 
-def input_table(model: Any) -> torch.Tensor:
-    """The weight of `model`'s input embedding table, or a ParameterError naming `model`."""
+def input_table(model: Any, parameter: str = "model") -> torch.Tensor:
+    """The weight of `model`'s input embedding table, or a ParameterError naming `parameter`."""
     get = getattr(model, "get_input_embeddings", None)
     old = get() if callable(get) else None
     weight = getattr(old, "weight", None)
@@ -92,7 +92,7 @@ def input_table(model: Any) -> torch.Tensor:
             f"model ({type(model).__name__}) has no input embedding table to replace: "
             "expected a transformers model whose get_input_embeddings() is an nn.Embedding"
         )
-        raise parameter_error(ParameterError, message, "model", model)
+        raise parameter_error(ParameterError, message, parameter, model)
     return weight
 
 
@@ -101,17 +101,24 @@ def course(
     tokenizer: Any,
     texts: Sequence[str],
     eval_texts: Sequence[str] | None,
-    config: DistilConfig,
+    options: dict[str, Any],
     student: Any = None,
-) -> Course:
-    """The checked inputs of a distillation. Refuses a `max_length` beyond a model's position
+) -> tuple[Course, DistilConfig]:
+    """The checked inputs of a distillation and its `DistilConfig` (made of `options`), in
+    the order the arguments come. Refuses a `max_length` beyond a model's position
     embeddings (a long text would fail inside its forward, after the setup) and, where the
-    student is to be a copy of the teacher (`student` None), a teacher in a precision it
-    cannot train in (its float32 input layer would meet float16 or bfloat16 layers)."""
-    table = input_table(teacher)
-    encoder = Encoder(tokenizer, config.max_length)
+    student is to be a copy of the teacher (`student` None, `shrink`'s case), a teacher in a
+    precision it cannot train in (its float32 input layer would meet float16 or bfloat16
+    layers)."""
+    table = input_table(teacher, "model" if student is None else "teacher")
+    check_tokenizer(tokenizer)
     kept = text_list(texts, "texts", 1)
     held_out = None if eval_texts is None else text_list(eval_texts, "eval_texts", 3)
+    config = DistilConfig(**options)
+    layer = None if student is None else getattr(student, "get_input_embeddings", lambda: None)()
+    if student is not None and not isinstance(layer, nn.Module):
+        message = f"student ({type(student).__name__}) has no input embeddings"
+        raise parameter_error(ParameterError, message, "student", student)
     for name, model in (("teacher", teacher), ("student", student)):
         limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
         if isinstance(limit, int) and config.max_length > limit:
@@ -126,7 +133,7 @@ def course(
             "convert it first (model.float())"
         )
         raise parameter_error(ParameterTypeError, message, "model", table.dtype)
-    return Course(table, encoder, kept, held_out)
+    return Course(table, Encoder(tokenizer, config.max_length), kept, held_out), config
 
 
 def distil(
@@ -167,14 +174,11 @@ def distil(
     as training time. `progress` draws a bar with the loss, sentences/s and the time left on
     stderr. The training options are a `DistilConfig`'s.
     """
-    config = DistilConfig(
-        steps=steps, batch_size=batch_size, max_length=max_length, lr=lr, eval_every=eval_every,
-        max_seconds=max_seconds, seed=seed, progress=progress,
-    )  # fmt: skip
-    if not isinstance(getattr(student, "get_input_embeddings", lambda: None)(), nn.Module):
-        message = f"student ({type(student).__name__}) has no input embeddings"
-        raise parameter_error(ParameterError, message, "student", student)
-    lesson = course(teacher, tokenizer, texts, eval_texts, config, student)
+    options = {
+        "steps": steps, "batch_size": batch_size, "max_length": max_length, "lr": lr,
+        "eval_every": eval_every, "max_seconds": max_seconds, "seed": seed, "progress": progress,
+    }  # fmt: skip
+    lesson, config = course(teacher, tokenizer, texts, eval_texts, options, student)
     return train(teacher, student, lesson, lesson.encoder.token_ids(lesson.texts), config)
 
 
@@ -193,10 +197,14 @@ def train(
 
 def _order(count: int, batch_size: int, seed: int) -> Iterator[list[int]]:
     """Batches of indices into `count` rows, in a seeded random order reshuffled once all
-    are used."""
+    are used; the first order is drawn now, before the clock starts."""
     order = list(range(count))
     shuffle = random.Random(seed)
     shuffle.shuffle(order)
+    return _batches(order, shuffle, batch_size)
+
+
+def _batches(order: list[int], shuffle: random.Random, batch_size: int) -> Iterator[list[int]]:
     cursor = 0
     while True:
         if cursor + batch_size > len(order) and cursor > 0:
