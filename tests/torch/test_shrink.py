@@ -441,3 +441,18 @@ def test_the_first_bad_argument_is_the_one_named(teacher, tokenizer) -> None:
     with pytest.raises(ParameterError) as info:
         distil(teacher, object(), tokenizer, TRAIN)
     assert info.value.parameter == "student"
+
+
+def test_shrink_and_distil_take_every_training_option_of_distil_config() -> None:
+    """The two signatures spell the options out for the reader and the type checker; this
+    keeps them the dataclass's, with its defaults."""
+    import dataclasses
+    import inspect
+
+    from hashembed.torch import DistilConfig
+
+    options = {f.name: f.default for f in dataclasses.fields(DistilConfig)}
+    for function in (shrink, distil):
+        params = inspect.signature(function).parameters
+        assert {name: params[name].default for name in options} == options, function.__name__
+        assert all(params[name].kind is inspect.Parameter.KEYWORD_ONLY for name in options)
