@@ -178,7 +178,7 @@ class VocabEmbedder(Generic[E]):
         ids = [e.ids for e in encs]
         lens = [len(i) for i in ids]
         width, seq = padding.widths(max(lens, default=0))
-        padding.check_size(len(encs), seq, self.dim)
+        out = padding.output(len(encs), seq, self.dim)
         attention = [e.attention_mask for e in encs]
         for b, a in enumerate(attention):
             if len(a) != lens[b]:
@@ -189,7 +189,7 @@ class VocabEmbedder(Generic[E]):
         if skip_special_tokens:
             special = _padded([e.special_tokens_mask for e in encs], lens, width, seq, bool)
             keep = mask & ~special
-        return self._write(_padded(ids, lens, width, seq, np.int64), keep, padding), mask
+        return self._write(_padded(ids, lens, width, seq, np.int64), keep, out, padding.num_threads), mask
 
     def _embed_arrays(
         self, padding: Padding, ids: np.ndarray, attention: np.ndarray, special: np.ndarray | None = None
@@ -198,7 +198,7 @@ class VocabEmbedder(Generic[E]):
         ids = _int_array(ids, "ids", "iu")  # bool ids are refused, as by embed_ids
         batch, longest = ids.shape
         width, seq = padding.widths(longest)
-        padding.check_size(batch, seq, self.dim)
+        out = padding.output(batch, seq, self.dim)
         mask = np.zeros((batch, seq), dtype=bool)
         mask[:, :width] = attention[:, :width]
         keep = mask if special is None else mask & np.pad(special[:, :width] == 0, ((0, 0), (0, seq - width)))
@@ -206,12 +206,13 @@ class VocabEmbedder(Generic[E]):
             grid = np.zeros((batch, seq), dtype=ids.dtype)
             grid[:, :width] = ids[:, :width]
             ids = grid
-        return self._write(ids, keep, padding), mask
+        return self._write(ids, keep, out, padding.num_threads), mask
 
-    def _write(self, ids: np.ndarray, keep: np.ndarray, padding: Padding) -> np.ndarray:
-        """The rows of a (B, S) grid of ids, zeros where `keep` is False."""
-        out = padding.output((*ids.shape, self.dim))
-        self._native.embed_ids_into(ids, out, keep, [], padding.num_threads)
+    def _write(
+        self, ids: np.ndarray, keep: np.ndarray, out: np.ndarray, num_threads: int | None
+    ) -> np.ndarray:
+        """`out` filled with the rows of a (B, S) grid of ids, zeros where `keep` is False."""
+        self._native.embed_ids_into(ids, out, keep, [], num_threads)
         return out
 
     def __repr__(self) -> str:

@@ -160,16 +160,13 @@ class Padding:
         step = self.pad_to_multiple_of
         return width, width if step is None else -(-width // step) * step
 
-    def check_size(self, batch: int, seq: int, dim: int) -> None:
-        """Refuses an output that cannot fit in memory, or an `out` of the wrong shape, before
-        the (batch, seq) mask and positions are built: a huge `pad_to_multiple_of` would
-        otherwise fill the memory with them before the output's own check."""
+    def output(self, batch: int, seq: int, dim: int) -> np.ndarray:
+        """The (batch, seq, dim) output: `out`, checked, or a new array. Taken before the
+        (batch, seq) mask and positions are built, so that one that cannot fit in memory is
+        refused first (a huge `pad_to_multiple_of` would otherwise fill the memory with
+        them); NumPy reserves a new array's pages only as they are written."""
         shape = (batch, seq, dim)
         if self.out is None:
             check_fits(shape, self.dtype, extra=batch * seq + 8 * seq)
-        else:
-            check_out(self.out, shape, self.dtype)
-
-    def output(self, shape: tuple[int, ...]) -> np.ndarray:
-        """`out`, checked against `shape`, or a new array of it."""
-        return output(self.out, shape, self.dtype)
+            return np.empty(shape, dtype=self.dtype)
+        return check_out(self.out, shape, self.dtype)

@@ -65,11 +65,10 @@ def _token_rows(batch: Any) -> list[Sequence[Any]]:
 
 def _fill(
     native: _core.Embedder,
-    dim: int,
+    out: np.ndarray,
     tokens: list[Any],
     positions: np.ndarray,
-    mask: np.ndarray,
-    padding: Padding,
+    num_threads: int | None,
     where: Callable[[int], tuple[str, tuple[int, int]]],
 ) -> np.ndarray:
     """Writes token k at flat position positions[k] of a (B, S, dim) output, zeros elsewhere.
@@ -77,13 +76,12 @@ def _fill(
     `where(k)` is how an error names token k, and its (sequence, token) index (the native
     code says "texts[k]").
     """
-    batch, seq = mask.shape
-    out = padding.output((batch, seq, dim))
+    batch, seq, dim = out.shape
     flat = out.view()
     flat.shape = (batch * seq, dim)  # a view, never a copy: out is C-contiguous
     if tokens:
         try:
-            native.embed_batch_into(tokens, flat, padding.num_threads, positions)
+            native.embed_batch_into(tokens, flat, num_threads, positions)
         except ItemTypeError as e:
             raise renamed(e, *where(e.index)) from None
     written = np.zeros(batch * seq, dtype=bool)
@@ -101,7 +99,7 @@ def embed_tokens(
     rows = _token_rows(batch)
     full = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
     seq = padding.widths(int(full.max(initial=0)))[1]
-    padding.check_size(len(rows), seq, dim)
+    out = padding.output(len(rows), seq, dim)
     lens = full if max_length is None else np.minimum(full, max_length)
     if max_length is not None and (lens < full).any():
         rows = [r[:max_length] for r in rows]
@@ -115,7 +113,7 @@ def embed_tokens(
         j = k - (int(ends[b]) - int(lens[b]))
         return f"batch[{b}][{j}]", (b, j)
 
-    return _fill(native, dim, tokens, positions, mask, padding, where), mask
+    return _fill(native, out, tokens, positions, padding.num_threads, where), mask
 
 
 def _is_encoding(obj: Any) -> bool:
@@ -168,7 +166,7 @@ def embed_encodings(
     token_rows = [e.tokens for e in encs]
     lens = [len(t) for t in token_rows]
     width, seq = padding.widths(max(lens, default=0))
-    padding.check_size(len(encs), seq, dim)
+    out = padding.output(len(encs), seq, dim)
     mask = np.zeros((len(encs), seq), dtype=bool)
     keep = np.zeros((len(encs), seq), dtype=bool)
     for b, e in enumerate(encs):
@@ -196,4 +194,4 @@ def embed_encodings(
         b, j = int(b_idx[k]), int(j_idx[k])
         return f"encodings[{b}].tokens[{j}]", (b, j)
 
-    return _fill(native, dim, tokens, positions, mask, padding, where), mask
+    return _fill(native, out, tokens, positions, padding.num_threads, where), mask
