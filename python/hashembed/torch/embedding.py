@@ -291,10 +291,16 @@ def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def input_layer(model: Any) -> Any:
+    """`model.get_input_embeddings()`, or None where `model` has no such method (it is not
+    a transformers model)."""
+    get = getattr(model, "get_input_embeddings", None)
+    return get() if callable(get) else None
+
+
 def hash_layer(model: Any) -> HashEmbedding:
     """`model`'s input layer, a `HashEmbedding`; a ParameterError about `model` if it has none."""
-    get = getattr(model, "get_input_embeddings", None)
-    layer = get() if callable(get) else None
+    layer = input_layer(model)
     if not isinstance(layer, HashEmbedding):
         raise parameter_error(
             ParameterError,
@@ -318,7 +324,7 @@ def replace_input_embeddings(
     The new module is put on the device of the old one. A weight tied to an output layer
     stays with that layer, so it is not counted as removed.
     """
-    old = model.get_input_embeddings()
+    old = input_layer(model)
     if old is None:
         message = f"{type(model).__name__} has no input embeddings to replace"
         raise parameter_error(ParameterError, message, "model", model)

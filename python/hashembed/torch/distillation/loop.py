@@ -19,7 +19,7 @@ from ...errors import ParameterError, ParameterTypeError, parameter_error
 from ...progress import Progress, status
 from .. import students
 from ..batches import Encoder, check_tokenizer, text_list
-from ..embedding import HashEmbedding, parameter_count
+from ..embedding import HashEmbedding, input_layer, parameter_count
 from ..metrics import agreement, sentence_embeddings
 from .config import DEFAULT_LR, INPUT_LR_SCALE, WARMUP, DistilConfig
 from .loss import distillation_loss
@@ -84,8 +84,7 @@ class Course:
 
 def input_table(model: Any, parameter: str = "model") -> torch.Tensor:
     """The weight of `model`'s input embedding table, or a ParameterError naming `parameter`."""
-    get = getattr(model, "get_input_embeddings", None)
-    old = get() if callable(get) else None
+    old = input_layer(model)
     weight = getattr(old, "weight", None)
     if not isinstance(weight, torch.Tensor) or weight.dim() != 2 or isinstance(old, HashEmbedding):
         message = (
@@ -115,8 +114,7 @@ def course(
     kept = text_list(texts, "texts", 1)
     held_out = None if eval_texts is None else text_list(eval_texts, "eval_texts", 3)
     config = DistilConfig(**options)
-    layer = None if student is None else getattr(student, "get_input_embeddings", lambda: None)()
-    if student is not None and not isinstance(layer, nn.Module):
+    if student is not None and not isinstance(input_layer(student), nn.Module):
         message = f"student ({type(student).__name__}) has no input embeddings"
         raise parameter_error(ParameterError, message, "student", student)
     for name, model in (("teacher", teacher), ("student", student)):
