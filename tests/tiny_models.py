@@ -22,15 +22,21 @@ def tokenizer():
     return transformers.AutoTokenizer.from_pretrained(str(minilm_dir()), local_files_only=True)
 
 
-@pytest.fixture(scope="module")
-def teacher():
-    """A two-layer BERT of hidden size 32 over MiniLM's 30,522-token vocabulary, seeded."""
+def seeded_bert(layers: int, hidden: int, intermediate: int, positions: int) -> transformers.BertModel:
+    """A BERT in eval mode over MiniLM's 30,522-token vocabulary, in 2 attention heads,
+    initialised from torch's seed 0."""
     torch.manual_seed(0)
     config = transformers.BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=128,
+        vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
+        intermediate_size=intermediate, max_position_embeddings=positions,
     )  # fmt: skip
     return transformers.BertModel(config).eval()
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    """Two layers of hidden size 32."""
+    return seeded_bert(2, 32, 64, 128)
 
 
 def tiny(teacher, tokenizer, **kwargs) -> ShrinkResult:

@@ -24,31 +24,22 @@ from typing import Any
 import hashembed
 import pytest
 import torch
-import transformers
-from _data import minilm_dir, stdlib_lines
+from _data import stdlib_lines
 from hashembed import ParameterError
 from hashembed.cli import main
 from hashembed.torch import load, replace_input_embeddings, save
 from hashembed.torch.saving import MANIFEST, WEIGHTS, check_target
+from tiny_models import seeded_bert, tokenizer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+__all__ = ["tokenizer"]  # the shared fixture, used here
 TEXTS = [line for line in stdlib_lines(100_000) if len(line) > 20][:40]
 SMALL = hashembed.HashEmbedder.preset("robust", dim=24)
 
 
 @pytest.fixture(scope="module")
-def tokenizer() -> Any:
-    return transformers.AutoTokenizer.from_pretrained(str(minilm_dir()), local_files_only=True)
-
-
-@pytest.fixture(scope="module")
 def teacher() -> Any:
-    torch.manual_seed(0)
-    config = transformers.BertConfig(
-        vocab_size=30522, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=32, max_position_embeddings=64,
-    )  # fmt: skip
-    return transformers.BertModel(config).eval()
+    return seeded_bert(1, 16, 32, 64)
 
 
 def _student(teacher: Any, tokenizer: Any, seed: int) -> Any:

@@ -10,7 +10,6 @@ import os
 import numpy as np
 import pytest
 import torch
-import transformers
 from _data import stdlib_lines
 from hashembed.cli import main
 from hashembed.errors import ParameterError, ParameterTypeError
@@ -22,7 +21,7 @@ from hashembed.torch.students import (
     output_projection,
     student_shape,
 )
-from tiny_models import SMALL, tokenizer
+from tiny_models import SMALL, seeded_bert, tokenizer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 __all__ = ["tokenizer"]  # the shared fixture, used here
@@ -32,12 +31,7 @@ TEXTS = [line for line in stdlib_lines(200_000) if len(line) > 20][:200]
 @pytest.fixture(scope="module")
 def teacher():
     """Four layers, hidden 32 in 2 heads of 16, feed-forward 64, seeded."""
-    torch.manual_seed(0)
-    config = transformers.BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64,
-    )  # fmt: skip
-    return transformers.BertModel(config).eval()
+    return seeded_bert(4, 32, 64, 64)
 
 
 def _small(teacher, tokenizer, steps=2, **sizes):
