@@ -27,7 +27,7 @@ SCRIPTS = ("eval", "benches", "examples")
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("_core", "errors", "_checks", "_optional", "_params", "_files", "_safetensors", "reference", "progress"),
     ("tokens", "vocab", "arrow", "_bound", "_embedder", "hashembed"),
-    ("torch", "onnx", "dask"),
+    ("torch", "onnx", "int8", "dask"),
     ("cli", "demo", "__main__"),
 )
 

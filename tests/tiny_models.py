@@ -1,7 +1,10 @@
 """The models the torch and ONNX tests share: a tiny BERT teacher with the real MiniLM WordPiece
-vocabulary, a few steps of `shrink` of it, and the inputs its exported graph takes."""
+vocabulary (and tiny teachers of the other families `shrink` takes), a few steps of `shrink`
+of it, and the inputs its exported graph takes."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import hashembed
 import numpy as np
@@ -22,15 +25,51 @@ def tokenizer():
     return transformers.AutoTokenizer.from_pretrained(str(minilm_dir()), local_files_only=True)
 
 
+def seeded(model_class: type, config: transformers.PretrainedConfig) -> Any:
+    """`model_class(config)` in eval mode, initialised from torch's seed 0."""
+    torch.manual_seed(0)
+    return model_class(config).eval()
+
+
 def seeded_bert(layers: int, hidden: int, intermediate: int, positions: int) -> transformers.BertModel:
     """A BERT in eval mode over MiniLM's 30,522-token vocabulary, in 2 attention heads,
     initialised from torch's seed 0."""
-    torch.manual_seed(0)
     config = transformers.BertConfig(
         vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
         intermediate_size=intermediate, max_position_embeddings=positions,
     )  # fmt: skip
-    return transformers.BertModel(config).eval()
+    return seeded(transformers.BertModel, config)
+
+
+def seeded_roberta(positions: int, xlm: bool = False) -> Any:
+    """A RoBERTa (an XLM-R with `xlm`) over MiniLM's vocabulary, two layers of hidden size 32
+    in 2 heads; it numbers positions from padding_idx + 1 = 2, so it reads `positions` - 2
+    tokens."""
+    kind = "XLMRoberta" if xlm else "Roberta"
+    config = getattr(transformers, f"{kind}Config")(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=positions,
+    )  # fmt: skip
+    return seeded(getattr(transformers, f"{kind}Model"), config)
+
+
+def seeded_electra(embedding_size: int) -> transformers.ElectraModel:
+    """An ELECTRA over MiniLM's vocabulary with input embeddings of `embedding_size`, two
+    layers of hidden size 32 in 2 heads of 16, feed-forward 64 (an embeddings_project maps the
+    one width to the other where they differ)."""
+    config = transformers.ElectraConfig(
+        vocab_size=30522, embedding_size=embedding_size, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
+    )  # fmt: skip
+    return seeded(transformers.ElectraModel, config)
+
+
+def seeded_distilbert() -> transformers.DistilBertModel:
+    """A DistilBERT over MiniLM's vocabulary: two layers of dim 32 in 2 heads of 16, hidden_dim 64."""
+    config = transformers.DistilBertConfig(
+        vocab_size=30522, dim=32, n_layers=2, n_heads=2, hidden_dim=64, max_position_embeddings=64
+    )
+    return seeded(transformers.DistilBertModel, config)
 
 
 @pytest.fixture(scope="module")

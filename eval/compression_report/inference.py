@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from hashembed.onnx import codepoint_inputs
 
 THREADS = 2
 MIN_SECONDS = 0.5
@@ -46,24 +47,6 @@ def _session(path: str) -> Any:
     options.intra_op_num_threads = THREADS
     options.inter_op_num_threads = 1
     return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-
-
-def codepoint_inputs(tokens: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
-    """`codepoints` int64 (B, S, L) and `lengths` int64 (B, S) of a padded batch of token
-    strings, as hashembed.torch.export_model's graph takes them.
-
-    One UTF-32 encoding of all the tokens and one scatter: several times faster than a loop
-    over the tokens in Python, so that the conversion takes little of what is timed."""
-    batch, seq = len(tokens), len(tokens[0]) if tokens else 0
-    flat = [t for row in tokens for t in row]
-    lengths = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
-    points = np.frombuffer("".join(flat).encode("utf-32-le"), dtype=np.uint32)
-    width = int(lengths.max()) if len(flat) else 0
-    cp = np.zeros((len(flat), width), dtype=np.int64)
-    starts = np.cumsum(lengths) - lengths
-    rows = np.repeat(np.arange(len(flat)), lengths)
-    cp[rows, np.arange(len(points)) - np.repeat(starts, lengths)] = points
-    return cp.reshape(batch, seq, width), lengths.reshape(batch, seq)
 
 
 def model_inputs(encodings: Sequence[Any], by_codepoints: bool) -> dict[str, np.ndarray]:

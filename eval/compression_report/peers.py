@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hashembed.onnx import quantize_int8
+from hashembed.int8 import quantize_int8
 from hashembed.torch import agreement, export_model, parameter_count
 
-from .inference import embed_all, load, peak_rss, throughput
+from .inference import embed_all, load, model_inputs, peak_rss, throughput, tokenizer_from
 from .original import export_original
 from .pretrained import MAX_LENGTH
 from .static import COUNTED, PCA_DIMS, distil_peer, peer_dtype, peer_shape, write_map
@@ -23,6 +23,8 @@ BATCHES = (1, 32)
 TIMED = 128
 """How many held-out sentences each round times, at each batch size: the same ones."""
 RSS_BATCH = 32
+SAMPLED = 256
+"""How many training sentences each int8 file is checked on (export_model's default too)."""
 
 
 @dataclass
@@ -53,12 +55,15 @@ def _onnx_models(setup: Any, out_dir: Path, students: dict[str, Any]) -> list[_D
     setup.tokenizer.backend_tokenizer.save(str(tokenizer))
     common = {"tokenizer": str(tokenizer), "max_length": MAX_LENGTH}
     fp32, int8 = out_dir / "original-fp32.onnx", out_dir / "original-int8.onnx"
-    quantize_int8(export_original(setup.teacher, fp32), int8)
+    # every int8 file is checked on the training texts, as `shrink` would check it
+    encode = tokenizer_from(str(tokenizer), MAX_LENGTH).encode_batch
+    sample = [model_inputs(encode(setup.train[i : i + 32]), False) for i in range(0, SAMPLED, 32)]
+    quantize_int8(export_original(setup.teacher, fp32), int8, samples=sample)
     models = _pair(TEACHER, "ids", (fp32, int8), parameter_count(setup.teacher), common)
     for name, model in students.items():
         fp32, int8 = (out_dir / f"{_slug(name)}-{p}.onnx" for p in ("fp32", "int8"))
         export_model(model, fp32)
-        export_model(model, int8, quantize="int8")
+        export_model(model, int8, quantize="int8", tokenizer=setup.tokenizer, texts=setup.train[:SAMPLED])
         models += _pair(name, "codepoints", (fp32, int8), parameter_count(model), common)
     return models
 

@@ -92,17 +92,66 @@ def preallocate(path: Path, size: int, name: Path) -> None:
         os.close(fd)
 
 
+def check_writable(directory: Path, target: Path) -> None:
+    """A PermissionError about `target` unless `directory` can be written."""
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot save to {target}: the directory {directory} is not writable")
+
+
+def nearest_existing(target: Path) -> Path:
+    """The closest existing directory above `target`, where a save would make what is missing."""
+    above = next(p for p in target.parents if os.path.lexists(p))  # the last is "." or the root
+    if not above.exists():
+        raise FileNotFoundError(f"cannot save to {target}: {above} is a symbolic link to nothing")
+    if not above.is_dir():
+        raise NotADirectoryError(f"cannot save to {target}: {above} is a file, not a directory")
+    return above
+
+
+def followed(path: str | os.PathLike[str]) -> Path:
+    """`path`, or where it leads if it is a symbolic link (to nothing: a FileNotFoundError)."""
+    given = Path(os.fspath(path))
+    if given.is_symlink():
+        if not given.exists():
+            raise FileNotFoundError(
+                f"{given}: is a symbolic link to {os.readlink(given)}, which does not exist"
+            )
+        given = Path(os.path.realpath(given))
+    return given
+
+
+def check_file_target(path: str | os.PathLike[str]) -> Path:
+    """The file a write to `path` replaces, checked that it can be written before any work:
+    a symbolic link is followed (the link stays, the file it names is replaced); refused are
+    a link to nothing, a directory, a missing parent directory, a path under a file and a
+    directory that cannot be written, each naming `path`."""
+    target = followed(path)
+    if target.is_dir():
+        raise IsADirectoryError(f"{path}: is a directory")
+    parent = target.parent
+    if not parent.is_dir():
+        above = nearest_existing(target)
+        if above == parent or not above.is_dir():
+            raise NotADirectoryError(f"cannot save to {path}: {parent} is not a directory")
+        raise FileNotFoundError(f"cannot save to {path}: the directory {parent} does not exist")
+    check_writable(parent, Path(os.fspath(path)))
+    return target
+
+
 @contextlib.contextmanager
-def replacing(final: Path) -> Iterator[Path]:
+def replacing(final: Path, name: Path | None = None) -> Iterator[Path]:
     """A temporary path to write instead of `final`, renamed to it if the block succeeds
-    and removed if it fails."""
+    and removed if it fails. An OSError of the temporary file (a full disk) is raised as one
+    of `name` (default `final`), the path the user gave."""
     if final.is_dir():
         raise IsADirectoryError(f"{final}: is a directory")
     temp = temporary_beside(final)
     try:
         yield temp
         os.replace(temp, final)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             temp.unlink()
+        if isinstance(e, OSError) and e.errno is not None and e.filename in (None, str(temp)):
+            raise OSError(e.errno, e.strerror, str(name or final)) from None
         raise

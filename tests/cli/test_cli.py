@@ -751,3 +751,117 @@ def test_each_line_is_tokenized_once(text_file: Path, tmp_path: Path, monkeypatc
     assert sum(seen) == len(lines)
     tokens = [t for e in tok.encode_batch(lines, add_special_tokens=False) for t in e.tokens]
     assert_same_bits(np.load(out), hashembed.HashEmbedder(16).embed_batch(tokens))
+
+
+# -- shrink -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shrink_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A two-layer BERT of hidden size 32 in two heads of 16, at most 128 tokens, over
+    MiniLM's vocabulary, saved as float32, float16 and bfloat16 with its tokenizer; a model
+    shrunk from it by `hashembed.torch.save` ("shrunk"); and training texts ("texts")."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from hashembed.torch import save, shrink
+    from tiny_models import TRAIN, seeded_bert
+
+    root = tmp_path_factory.mktemp("shrink")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(MODEL_DIR), local_files_only=True)
+    dirs = {"texts": root / "texts.txt"}
+    dirs["texts"].write_text("\n".join(TRAIN[:40]) + "\n", encoding="utf-8")
+    for dtype in ("float32", "float16", "bfloat16"):
+        dirs[dtype] = root / dtype
+        # a new one each time: a model cast back keeps the config's dtype, which save_pretrained writes
+        seeded_bert(2, 32, 64, 128).to(getattr(torch, dtype)).save_pretrained(dirs[dtype])
+        tokenizer.save_pretrained(dirs[dtype])
+    teacher = seeded_bert(2, 32, 64, 128)
+    small = hashembed.HashEmbedder.preset("robust", dim=24)
+    result = shrink(teacher, tokenizer, TRAIN[:40], embedder=small, steps=1, batch_size=4, progress=False)
+    dirs["shrunk"] = save(result.model, tokenizer, root / "shrunk")
+    return dirs
+
+
+def _shrink_argv(dirs: dict[str, Path], teacher: str, out: Path, *flags: str) -> list[str]:
+    return [
+        "shrink", str(dirs[teacher]), "--texts", str(dirs["texts"]), "--steps", "1", "--batch-size", "4",
+        "--max-length", "16", "--dim", "24", "-o", str(out), *flags,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_cli_shrink_trains_a_half_precision_checkpoint_in_float32(
+    shrink_dirs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], dtype: str
+) -> None:
+    """Refused, with advice a CLI user cannot follow: "convert it first (model.float())"."""
+    import torch
+    from hashembed.torch import load
+
+    out = tmp_path / "out"
+    code = cli.main(_shrink_argv(shrink_dirs, dtype, out))
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"shrink: {shrink_dirs[dtype]} holds {dtype} weights; training in float32\n" in err
+    model, _ = load(out)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    assert json.loads((out / "config.json").read_text())["dtype"] == "float32"
+
+
+def test_cli_shrink_refuses_a_shrunk_model_before_loading_it(
+    shrink_dirs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """transformers loaded it with a random word-embedding table, warning only in its load
+    report, and the run distilled from that and exited 0."""
+    out = tmp_path / "out"
+    assert cli.main(_shrink_argv(shrink_dirs, "shrunk", out)) == 2
+    err = capsys.readouterr().err
+    # one line: no "loading torch, transformers and ..." before it
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"hashembed: error: MODEL_DIR {shrink_dirs['shrunk']}: "), err
+    assert "hashembed.json" in err and "hashembed.torch.load" in err and "hashembed.torch.distil" in err
+    assert not out.exists()
+
+
+# flags, the start of the error, and whether it comes after torch is imported (the training
+# seed's range is torch's) and the teacher's config.json read
+_SHRINK_FLAG_ERRORS = [
+    ("--training-seed 99999999999999999999999", "--training-seed: seed=99999999999999999999999 is", True),
+    ("--num-layers 0", "--num-layers must be at least 1, got 0", False),
+    ("--hidden-size 0", "--hidden-size must be at least 1, got 0", False),
+    ("--num-attention-heads -2", "--num-attention-heads must be at least 1, got -2", False),
+    ("--dim 0", "dim=0 is out of range", False),
+    ("--max-length 1000", "--max-length: max_length=1000 is more than the teacher's", True),
+    ("--out-dim 100", "--out-dim: out_dim must be the width of the student's input embeddings, 32,", True),
+    ("--num-layers 9", "--num-layers: num_layers=9 is more than the teacher's 2", True),
+    ("--hidden-size 1", "--hidden-size: hidden_size=1 is not a multiple of the teacher's head", True),
+]
+
+
+@pytest.mark.parametrize(
+    "flags, message, after_torch", _SHRINK_FLAG_ERRORS, ids=[case[0] for case in _SHRINK_FLAG_ERRORS]
+)
+def test_cli_shrink_flags_are_checked_before_the_model_loads(
+    shrink_dirs: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flags: str,
+    message: str,
+    after_torch: bool,
+) -> None:
+    """Each was checked only after torch was imported, all but --dim after the model had
+    loaded too (3 to 11 s), and two named another flag: --seed (the hash seed's) for
+    --training-seed, --num-attention-heads (given as None) for --hidden-size 1."""
+    transformers = pytest.importorskip("transformers")
+
+    def no_model(*args: object, **kwargs: object) -> None:
+        pytest.fail("the model was loaded before the flags were checked")
+
+    monkeypatch.setattr(transformers.AutoModel, "from_pretrained", no_model)
+    out = tmp_path / "out"
+    assert cli.main(_shrink_argv(shrink_dirs, "float32", out, *flags.split())) == 2
+    *steps, error = capsys.readouterr().err.splitlines()
+    loading = [f"shrink: loading torch, transformers and {shrink_dirs['float32']}"]
+    assert steps == (loading if after_torch else []), steps
+    assert error.startswith(f"hashembed: error: {message}"), error
+    assert not out.exists()

@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 import pytest
 from _data import minilm_dir
+from hashembed.onnx import codepoint_inputs
 from hashembed.torch import codepoints, sentence_embeddings
 from tiny_models import EVAL, TRAIN, teacher, tiny, tokenizer
 
@@ -101,7 +102,7 @@ def test_code_points_as_the_graph_takes_them(tokenizer) -> None:
     ids = np.array(enc["input_ids"])
     cp, lengths = codepoints([t for row in ids for t in tokenizer.convert_ids_to_tokens(row.tolist())])
     encodings = inference.tokenizer_from(str(minilm_dir() / "tokenizer.json"), 32).encode_batch(texts)
-    got_cp, got_lengths = inference.codepoint_inputs([e.tokens for e in encodings])
+    got_cp, got_lengths = codepoint_inputs([e.tokens for e in encodings])
     assert np.array_equal(got_cp, cp.numpy().reshape(*ids.shape, -1))
     assert np.array_equal(got_lengths, lengths.numpy().reshape(ids.shape))
     assert np.array_equal([e.attention_mask for e in encodings], enc["attention_mask"])

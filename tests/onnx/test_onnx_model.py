@@ -16,7 +16,7 @@ import torch
 from _data import minilm_dir
 from hashembed.onnx import CHECK_MASK, SENTENCE_OUTPUT
 from hashembed.torch import export_model, sentence_embeddings
-from tiny_models import EVAL, onnx_inputs, teacher, tiny, tokenizer
+from tiny_models import EVAL, TRAIN, onnx_inputs, teacher, tiny, tokenizer
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "onnx_sentence_embeddings.py"
@@ -125,7 +125,7 @@ def test_int8_export_quantises_the_body_and_keeps_the_hash_graph(
     student, tokenizer, exported: Path, tmp_path: Path
 ) -> None:
     fp32 = onnx.load(str(exported))
-    path = export_model(student, tmp_path / "int8.onnx", quantize="int8")
+    path = export_model(student, tmp_path / "int8.onnx", quantize="int8", tokenizer=tokenizer, texts=TRAIN)
     int8 = onnx.load(str(path))
     ops = {n.op_type for n in int8.graph.node}
     assert "MatMulInteger" in ops and "DynamicQuantizeLinear" in ops

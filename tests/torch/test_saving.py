@@ -1,5 +1,6 @@
 """`hashembed.torch.save` and `load` under hostile use: targets that cannot be written, a full
-disk, other files beside a save, modes, interrupts, and saved files edited after the save.
+disk, other files beside a save or a foreign manifest, modes, interrupts, saves to one
+directory at once, and saved files and manifests edited after the save.
 A one-layer BERT of hidden size 16 over MiniLM's vocabulary keeps each save fast."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import copy
 import hashlib
 import importlib
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -17,6 +19,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,7 @@ from typing import Any
 import hashembed
 import pytest
 import torch
-from _data import stdlib_lines
+from _data import minilm_dir, stdlib_lines
 from hashembed import ParameterError
 from hashembed.cli import main
 from hashembed.torch import load, replace_input_embeddings, save
@@ -470,3 +473,302 @@ def test_a_save_records_the_checksum_of_every_file(saved: Path) -> None:
     manifest = json.loads((saved / MANIFEST).read_text())
     assert sorted(manifest["files"]) == sorted(p.name for p in saved.iterdir() if p.name != MANIFEST)
     assert all(re.fullmatch("[0-9a-f]{64}", v) for v in [*manifest["files"].values(), manifest["sha256"]])
+
+
+# -- files beside a manifest without a file list -------------------------------------------------
+
+
+def _sealed(manifest: dict[str, Any]) -> dict[str, Any]:
+    """`manifest` with its own checksum recomputed, as a save would have written it."""
+    rest = {k: v for k, v in manifest.items() if k != "sha256"}
+    text = json.dumps(rest, sort_keys=True, separators=(",", ":"))
+    return {**rest, "sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+
+def _as_released(directory: Path) -> None:
+    """Makes the save in `directory` the layout hashembed 0.1.0 wrote: its manifest without
+    the checksums and the later keys, and the tokenizer files transformers 4 wrote besides."""
+    _strip_checksums(directory)
+    _edit_json(directory / MANIFEST, lambda m: m.pop("output_projection"))
+    shutil.copy(minilm_dir() / "vocab.txt", directory / "vocab.txt")
+    (directory / "special_tokens_map.json").write_text('{"unk_token": "[UNK]"}')
+
+
+def _copy_without_files_list(saved: Path, directory: Path) -> None:
+    shutil.copytree(saved, directory, dirs_exist_ok=True)
+    _edit_json(directory / MANIFEST, lambda m: m.pop("files"))
+
+
+def _copy_as_released(saved: Path, directory: Path) -> None:
+    shutil.copytree(saved, directory, dirs_exist_ok=True)
+    _as_released(directory)
+
+
+# What each case puts in the directory, given the earlier save
+FOREIGN_MANIFESTS = {
+    "a foreign hashembed.json": lambda saved, d: (d / MANIFEST).write_text('{"dim": 64}\n'),
+    "a broken hashembed.json": lambda saved, d: (d / MANIFEST).write_text('{"format": "hashembed-mo'),
+    "a save of hashembed 0.1.0": _copy_as_released,
+    "a save whose files list was lost": _copy_without_files_list,
+}
+
+
+@pytest.mark.parametrize("case", list(FOREIGN_MANIFESTS))
+def test_files_beside_a_manifest_without_a_file_list_are_never_deleted(
+    case: str, saved: Path, students, tokenizer, model_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """Saving over a directory whose hashembed.json has no `files` list (a save of 0.1.0, a
+    broken or a foreign hashembed.json) deleted every other file there: the library took such
+    a save to hold every file of its directory."""
+    out = tmp_path / "projdir"
+    out.mkdir()
+    FOREIGN_MANIFESTS[case](saved, out)
+    (out / "train.py").write_text("x\n")
+    (out / "results.csv").write_text("y\n")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(
+        FileExistsError,
+        match=r"\(([^()]+, )?results\.csv, ([^()]+, )?train\.py\)[^()]*: move them out, or save to",
+    ) as info:
+        check_target(out)
+    assert str(info.value).startswith(f"{out}: ")
+    with pytest.raises(FileExistsError, match=re.escape(str(out))):
+        save(students[1], tokenizer, out)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started before the target was checked")
+
+    monkeypatch.setattr(importlib.import_module("hashembed.torch.shrink"), "shrink", no_training)
+    assert main(_shrink_args(model_dir, tmp_path, out)) == 2
+    line = _one_line(capsys)
+    assert "results.csv" in line and "train.py" in line, line
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["projdir", "train.txt"]
+
+
+def test_a_save_of_hashembed_0_1_0_is_replaced_whole(
+    saved: Path, students, tokenizer, tmp_path: Path
+) -> None:
+    """What the 0.1.0 layout does hold (its tokenizer's files, without checksums) is the save's,
+    so saving over it replaces it."""
+    out = tmp_path / "out"
+    shutil.copytree(saved, out)
+    _as_released(out)
+    save(students[1], tokenizer, out)
+    assert _weights_digest(out) != _weights_digest(saved)
+    assert sorted(tmp_path.iterdir()) == [out]
+
+
+def test_a_file_changed_since_the_earlier_save_is_not_deleted(
+    saved: Path, students, tokenizer, tmp_path: Path
+) -> None:
+    """A file the manifest lists is the save's only while it is as saved: an edited one is
+    the user's work."""
+    out = tmp_path / "out"
+    shutil.copytree(saved, out)
+    (out / "config.json").write_text((out / "config.json").read_text().replace("}", ', "note": 1}', 1))
+    with pytest.raises(FileExistsError, match=r"holds files changed since the earlier save \(config\.json\)"):
+        save(students[1], tokenizer, out)
+    assert '"note": 1' in (out / "config.json").read_text()
+
+
+# -- saves to one directory at once --------------------------------------------------------------
+
+
+def _tiny_model() -> tuple[Any, Any]:
+    """A model and tokenizer whose save is a few kilobytes, so that saves are mostly renames."""
+    import tokenizers
+    import transformers
+
+    vocab = {"[UNK]": 0, "[PAD]": 1, "a": 2, "b": 3}
+    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="[UNK]"))
+    config = transformers.BertConfig(
+        vocab_size=4, hidden_size=4, num_hidden_layers=1, num_attention_heads=1, intermediate_size=4,
+        max_position_embeddings=8,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = transformers.BertModel(config).eval()
+    replace_input_embeddings(model, tok, hashembed.HashEmbedder.preset("robust", dim=8), out_dim=4)
+    return model, tok
+
+
+def _save_repeatedly(model: Any, tok: Any, target: Path, saves: int, start: Any, errors: Path) -> None:
+    """One process of the test below: once all have started, `saves` saves to `target`; the
+    failures' messages go to `errors`."""
+    rename = os.rename
+
+    def slow_rename(*args: Any) -> None:
+        rename(*args)
+        time.sleep(0.005)
+
+    # A real save's renames are microseconds apart; a pause after each widens the moments in
+    # which another save can meet the directory half-replaced. This process is a fork: the
+    # test's own os.rename is untouched.
+    os.rename = slow_rename
+    start.wait(timeout=60)
+    failures = []
+    for _ in range(saves):
+        try:
+            save(model, tok, target)
+        except Exception as e:
+            failures.append(f"{type(e).__name__}: {e}")
+    errors.write_text("\n".join(failures))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="forks the test process")
+def test_saves_to_one_directory_at_once_are_serialised(tmp_path: Path) -> None:
+    """Two processes saving to one directory at once failed with raw errors (a vanished
+    `.NAME.XXXX.old/dir`, "Directory not empty") or a false "is not writable": in 600
+    saves, 9, and left hidden directories. Here 3 processes save 15 times each to one
+    directory, all at once: every save succeeds, and one whole save is left, nothing else."""
+    model, tok = _tiny_model()
+    out = tmp_path / "work" / "out"
+    out.parent.mkdir()
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(3)
+    errors = [tmp_path / f"errors{i}" for i in range(3)]
+    procs = [
+        context.Process(target=_save_repeatedly, args=(model, tok, out, 15, start, errors[i]))
+        for i in range(3)
+    ]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=120)
+        proc.kill()
+    assert [proc.exitcode for proc in procs] == [0, 0, 0]
+    assert [e.read_text() for e in errors] == ["", "", ""]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["out"], "no hidden debris"
+    load(out)  # one whole save, every file verified
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock")
+def test_a_save_waiting_too_long_for_another_says_so(
+    saved: Path, students, tokenizer, tmp_path: Path, monkeypatch
+) -> None:
+    """A save that cannot take the lock in LOCK_WAIT_SECONDS (the other one stopped with
+    Ctrl-Z, say) says so, and leaves the earlier save as it was."""
+    import fcntl
+
+    from hashembed.torch import saving
+
+    out = tmp_path / "out"
+    shutil.copytree(saved, out)
+    monkeypatch.setattr(saving, "LOCK_WAIT_SECONDS", 0.2)
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # what another save holds while it writes
+        message = (
+            rf"cannot save to {re.escape(str(out))}: another save in {re.escape(str(tmp_path))} has not ended"
+        )
+        with pytest.raises(TimeoutError, match=message):
+            check_target(out)
+        with pytest.raises(TimeoutError, match=message):
+            save(students[1], tokenizer, out)
+    finally:
+        os.close(fd)
+    assert _weights_digest(out) == _weights_digest(saved)
+    assert sorted(tmp_path.iterdir()) == [out]
+
+
+def test_a_file_added_while_the_save_is_written_is_not_deleted(
+    saved: Path, students, tokenizer, tmp_path: Path, monkeypatch
+) -> None:
+    """Saves wait for each other, other programs do not: a file put in the directory after
+    the check is found when the earlier save is moved aside, and the save refused."""
+    import transformers.configuration_utils as cu
+
+    out = tmp_path / "out"
+    shutil.copytree(saved, out)
+    real = cu.PretrainedConfig.save_pretrained
+
+    def meanwhile(self, *args, **kwargs):
+        (out / "NOTES.md").write_text("written during the save")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(cu.PretrainedConfig, "save_pretrained", meanwhile)
+    with pytest.raises(
+        FileExistsError, match=r"files were added to it while the save was written \(NOTES\.md\)"
+    ):
+        save(students[1], tokenizer, out)
+    assert (out / "NOTES.md").read_text() == "written during the save"
+    assert _weights_digest(out) == _weights_digest(saved)
+    assert sorted(tmp_path.iterdir()) == [out]
+
+
+# -- what load checks, continued -----------------------------------------------------------------
+
+
+def _reseal(directory: Path, change) -> None:
+    """Changes the manifest in `directory` and records its checksum anew: a manifest written
+    by another tool, or by hand with care."""
+    _edit_json(directory / MANIFEST, change)
+    (directory / MANIFEST).write_text(json.dumps(_sealed(json.loads((directory / MANIFEST).read_text()))))
+
+
+def _unlist(*names: str):
+    def change(manifest: dict[str, Any]) -> None:
+        for name in names:
+            del manifest["files"][name]
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "change, missing",
+    [
+        (
+            lambda m: m.update(files={}),
+            "config.json, model.safetensors, tokenizer.json, tokenizer_config.json",
+        ),
+        (_unlist("tokenizer.json"), "tokenizer.json"),
+        (_unlist("model.safetensors", "tokenizer_config.json"), "model.safetensors, tokenizer_config.json"),
+    ],
+    ids=["no files", "no tokenizer.json", "no weights nor tokenizer_config.json"],
+)
+def test_a_files_list_must_name_every_file_of_the_save(
+    change, missing: str, saved: Path, tmp_path: Path
+) -> None:
+    """A manifest with `"files": {}` loaded with nothing verified, a partial list with the
+    files it left out unverified."""
+    out = tmp_path / "m"
+    shutil.copytree(saved, out)
+    _reseal(out, change)
+    with pytest.raises(ValueError, match=rf"does not list {re.escape(missing)}, ") as info:
+        load(out)
+    assert isinstance(info.value, ParameterError) and info.value.parameter == "directory"
+
+
+def test_load_of_a_file_says_it_is_a_file(saved: Path, tmp_path: Path) -> None:
+    """It said "no such directory"."""
+    with pytest.raises(NotADirectoryError, match=rf"{re.escape(str(saved / WEIGHTS))}: is a file, not"):
+        load(saved / WEIGHTS)
+
+
+@pytest.mark.parametrize("name", ["BertForMaskedLM", "BertForSequenceClassification"])
+def test_a_model_class_whose_weights_differ_from_the_saved_ones_is_named(
+    name: str, saved: Path, tmp_path: Path
+) -> None:
+    """A model class of the saved configuration passed the check and failed later in torch's
+    load_state_dict ("Error(s) in loading state_dict for BertForMaskedLM")."""
+    out = tmp_path / "m"
+    shutil.copytree(saved, out)
+    _reseal(out, lambda m: m.update(model_class=name))
+    with pytest.raises(ValueError, match=rf"model_class '{name}' does not fit the saved weights") as info:
+        load(out)
+    assert isinstance(info.value, ParameterError) and info.value.parameter == "directory"
+
+
+def test_a_model_with_a_head_saves_and_loads(teacher, tokenizer, tmp_path: Path) -> None:
+    """The check of model_class against the weights refuses a class other than the saved
+    one, not a model with a head."""
+    import transformers
+
+    torch.manual_seed(0)
+    model = transformers.BertForMaskedLM(teacher.config).eval()
+    replace_input_embeddings(model, tokenizer, SMALL, out_dim=16)
+    loaded, _ = load(save(model, tokenizer, tmp_path / "mlm"))
+    assert type(loaded) is transformers.BertForMaskedLM
+    batch = tokenizer(TEXTS[:2], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        assert torch.equal(loaded(**batch).logits, model(**batch).logits)

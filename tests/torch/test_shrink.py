@@ -31,7 +31,7 @@ from hashembed.torch import (
     sentence_embeddings,
     shrink,
 )
-from tiny_models import EVAL, SMALL, TRAIN, teacher, tiny, tokenizer
+from tiny_models import EVAL, SMALL, TRAIN, seeded_bert, seeded_roberta, teacher, tiny, tokenizer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 __all__ = ["teacher", "tokenizer"]  # the shared fixtures, used here
@@ -133,7 +133,7 @@ def test_bad_input_is_an_error_before_training(teacher, tokenizer) -> None:
     ]:
         with pytest.raises(ValueError, match=name):
             shrink(teacher, tokenizer, TRAIN, **{name: value})
-    with pytest.raises(ValueError, match="out_dim must be the student's hidden size, 32"):
+    with pytest.raises(ValueError, match="out_dim must be the width of the student's input embeddings, 32"):
         shrink(teacher, tokenizer, TRAIN, out_dim=16)
 
 
@@ -159,6 +159,96 @@ def test_cryptic_errors_are_clear_and_numpy_scalars_are_taken(teacher, tokenizer
     result = tiny(teacher, tokenizer, **numbers)
     assert result.steps == 2 and result.sentences == 8
     assert tiny(teacher, tokenizer, steps=1, max_length=128).steps == 1
+
+
+@pytest.mark.parametrize("xlm", [False, True], ids=["roberta", "xlm-r"])
+def test_max_length_is_checked_against_the_tokens_a_roberta_reads(tokenizer, xlm) -> None:
+    """RoBERTa and XLM-R number positions from padding_idx + 1: with 66 position embeddings
+    they read 64 tokens, and max_length 65 or 66 passed the check, to fail at the first step
+    with "index 66 is out of bounds for dimension 1 with size 66"."""
+    model = seeded_roberta(66, xlm)
+    long_texts = [" ".join(["word"] * 300)] * 4
+    options = {"embedder": SMALL, "steps": 1, "progress": False}
+    for length in (65, 66):
+        with pytest.raises(
+            ParameterError, match=r"max_position_embeddings, 66, less the 2 .* at most 64 tok"
+        ) as error:
+            shrink(model, tokenizer, long_texts, max_length=length, **options)
+        assert (error.value.parameter, error.value.value) == ("max_length", length)
+        with pytest.raises(
+            ParameterError, match=r"the student's max_position_embeddings, 66, less the 2"
+        ) as error:
+            distil(
+                seeded_bert(1, 32, 64, 128), model, tokenizer, long_texts, max_length=length, progress=False
+            )
+        assert error.value.parameter == "max_length"
+    assert shrink(model, tokenizer, long_texts, max_length=64, **options).steps == 1
+
+
+def test_a_teacher_or_student_on_the_meta_device_is_refused(teacher, tokenizer) -> None:
+    """Its weights hold no values: shrink failed with "Cannot copy out of meta tensor"."""
+    with torch.device("meta"):
+        empty = seeded_bert(1, 32, 64, 128)
+    with pytest.raises(ParameterError, match=r"model \(BertModel\) has weights on the meta device") as error:
+        tiny(empty, tokenizer)
+    assert error.value.parameter == "model"
+    with pytest.raises(ParameterError, match="on the meta device") as error:
+        distil(empty, teacher, tokenizer, TRAIN, progress=False)
+    assert error.value.parameter == "teacher"
+    with pytest.raises(ParameterError, match="on the meta device") as error:
+        distil(teacher, empty, tokenizer, TRAIN, progress=False)
+    assert error.value.parameter == "student"
+
+
+@pytest.mark.parametrize("name", ["texts", "eval_texts"])
+def test_a_lone_surrogate_is_refused_with_its_index(teacher, tokenizer, name) -> None:
+    """The tokenizer refused it with a bare TypeError, naming neither the text nor its index
+    (for eval_texts, after the projection was fitted)."""
+    texts = [*EVAL[:4], "a lone \ud800 surrogate"]
+    arguments = {"texts": TRAIN, "eval_texts": None, name: texts}
+    with pytest.raises(
+        ParameterError, match=rf"{name}\[4\] is not valid Unicode: .*'\\ud800' at character 7"
+    ) as error:
+        shrink(teacher, tokenizer, arguments["texts"], eval_texts=arguments["eval_texts"], progress=False)
+    assert (error.value.parameter, error.value.index, error.value.value) == (name, 4, texts[4])
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "words"),
+    [
+        ({"lr": 10**400}, ParameterError, "lr must be a finite number > 0"),
+        ({"max_seconds": 10**400}, ParameterError, "max_seconds must be a finite number > 0"),
+        ({"progress": "no"}, ParameterTypeError, "progress must be a bool, not str"),
+        ({"progress": None}, ParameterTypeError, "progress must be a bool, not NoneType"),
+        ({"steps": 10**400}, ParameterError, r"steps=1000\d+ is more than 2\*\*63 - 1"),
+        ({"batch_size": 2**63}, ParameterError, r"batch_size=9223372036854775808 is more than 2\*\*63 - 1"),
+        ({"max_length": 10**400}, ParameterError, "max_length=1000"),
+        ({"eval_every": 10**400}, ParameterError, "eval_every=1000"),
+    ],
+)
+def test_training_options_that_overflow_or_are_not_bools_are_refused(options, error, words) -> None:
+    """lr or max_seconds 10**400 was an OverflowError naming nothing; progress="no" (a true
+    str) or None was taken; a steps or batch_size of 400 digits was an OverflowError of the
+    progress bar after the setup, a max_length or eval_every of 400 digits was taken."""
+    from hashembed.torch import DistilConfig
+
+    with pytest.raises(error, match=words) as info:
+        DistilConfig(**options)
+    assert type(info.value) is error and info.value.parameter == next(iter(options))
+
+
+def test_the_bool_options_are_bools(teacher, tokenizer) -> None:
+    """progress="no" and init_projection="no" were taken as true."""
+    from hashembed.torch import DistilConfig
+
+    with pytest.raises(ParameterTypeError, match="progress must be a bool, not str") as info:
+        tiny(teacher, tokenizer, progress="no")
+    assert info.value.parameter == "progress"
+    with pytest.raises(ParameterTypeError, match="init_projection must be a bool, not str") as info:
+        tiny(teacher, tokenizer, init_projection="no")
+    assert info.value.parameter == "init_projection"
+    assert DistilConfig(progress=np.bool_(False)).progress is False
+    assert DistilConfig(steps=2**63 - 1, max_seconds=1e308).steps == 2**63 - 1
 
 
 def test_a_tokenizer_of_another_vocabulary_is_refused(teacher) -> None:

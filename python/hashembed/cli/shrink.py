@@ -7,14 +7,34 @@ import contextlib
 import math
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .._optional import missing
-from ..errors import ParameterError
+from ..errors import ParameterError, parameter_error
 from ..progress import status
 from .config import add_config_flags, check_positive, embedder_from
 from .errors import CLIError, os_message
+
+# hashembed.torch.shrink.DEFAULT_PRESET and hashembed.torch.manifest.MANIFEST, which need
+# torch to import: the embedder and MODEL_DIR are checked before it is.
+_PRESET = "robust"
+_SAVE_MANIFEST = "hashembed.json"
+
+# shrink's student sizes, each a flag of its name
+_SIZES = {
+    "num_layers": "transformer layers",
+    "hidden_size": "hidden width",
+    "intermediate_size": "feed-forward width",
+    "num_attention_heads": "attention heads",
+}
+# shrink's parameters whose flag is not their name (--seed is the hash seed)
+_RENAMED = {"seed": "--training-seed", "max_seconds": "--max-minutes"}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def add_parser(sub: Any) -> None:
@@ -45,10 +65,8 @@ def add_parser(sub: Any) -> None:
         "a smaller encoder of the teacher's family, initialised from it (default: the teacher's sizes; "
         "a narrower width keeps the teacher's head size and feed-forward ratio)",
     )
-    student.add_argument("--num-layers", type=int, metavar="N", help="transformer layers")
-    student.add_argument("--hidden-size", type=int, metavar="N", help="hidden width")
-    student.add_argument("--intermediate-size", type=int, metavar="N", help="feed-forward width")
-    student.add_argument("--num-attention-heads", type=int, metavar="N", help="attention heads")
+    for name, what in _SIZES.items():
+        student.add_argument(_flag(name), type=int, metavar="N", help=what)
     p.add_argument(
         "--training-seed",
         type=int,
@@ -57,7 +75,7 @@ def add_parser(sub: Any) -> None:
         help="seed of the text order and initialisation (0)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    add_config_flags(p, "robust")  # shrink's DEFAULT_PRESET, which needs torch to import
+    add_config_flags(p, _PRESET)
     p.set_defaults(func=cmd_shrink)
 
 
@@ -76,8 +94,8 @@ def _lines(path: str, flag: str) -> list[str]:
 
 
 def _check_flags(args: argparse.Namespace) -> None:
-    """The training flags, checked before the model is loaded and named as flags."""
-    check_positive(args, "--steps", "--batch-size", "--out-dim")
+    """The flags that need no model, checked before torch is imported and named as flags."""
+    check_positive(args, "--steps", "--batch-size", "--out-dim", *map(_flag, _SIZES))
     if args.max_length < 2:
         raise CLIError(f"--max-length must be at least 2, got {args.max_length}")
     for flag in ("--lr", "--max-minutes"):
@@ -86,46 +104,139 @@ def _check_flags(args: argparse.Namespace) -> None:
             raise CLIError(f"{flag} must be a finite number > 0, got {value:g}")
 
 
+def _check_model_dir(model: str) -> None:
+    path = Path(model)
+    if not path.is_dir():
+        raise CLIError(f"MODEL_DIR {model}: is not a directory")
+    # transformers would load it with a random word-embedding table and only warn
+    if (path / _SAVE_MANIFEST).exists():
+        raise CLIError(
+            f"MODEL_DIR {model}: is a model shrunk by hashembed (it holds {_SAVE_MANIFEST}), not a "
+            "transformers teacher; to train it further, load it in Python with hashembed.torch.load and "
+            "pass it as the student to hashembed.torch.distil(teacher, student, tokenizer, texts)"
+        )
+
+
+def _training(args: argparse.Namespace) -> dict[str, Any]:
+    """shrink's training keywords (DistilConfig's fields) from the flags."""
+    options: dict[str, Any] = {
+        "steps": args.steps, "batch_size": args.batch_size, "max_length": args.max_length,
+        "seed": args.training_seed, "progress": not args.quiet,
+    }  # fmt: skip
+    if args.lr is not None:
+        options["lr"] = args.lr
+    if args.max_minutes is not None:
+        options["max_seconds"] = args.max_minutes * 60
+    return options
+
+
+def _where(parameter: Any, args: argparse.Namespace) -> str | None:
+    """What the user typed that a ParameterError from shrink is about, or None."""
+    if parameter in ("model", "tokenizer"):
+        return f"MODEL_DIR {args.model}"
+    if parameter in _SIZES and getattr(args, parameter) is None:
+        # a size the student derives from those given (its heads from its width)
+        return ", ".join(_flag(name) for name in _SIZES if getattr(args, name) is not None) or None
+    if parameter in _RENAMED:
+        return _RENAMED[parameter]
+    return _flag(parameter) if isinstance(parameter, str) and hasattr(args, parameter) else None
+
+
+@contextlib.contextmanager
+def _named(args: argparse.Namespace) -> Iterator[None]:
+    """Turns shrink's ParameterErrors into CLIErrors naming the flag (or MODEL_DIR)."""
+    try:
+        yield
+    except ParameterError as e:
+        where = _where(e.parameter, args)
+        raise CLIError(str(e) if where is None else f"{where}: {e}") from None
+
+
+def _check_training(options: dict[str, Any], config: Any) -> None:
+    """shrink's training `options`, checked as shrink would and against the teacher's `config`."""
+    from ..torch.distillation import DistilConfig
+
+    training = DistilConfig(**options)
+    # course() checks the position limit only once the model's weights are loaded
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and training.max_length > positions:
+        message = (
+            f"max_length={training.max_length} is more than the teacher's max_position_embeddings, "
+            f"{positions}: it reads at most {positions} tokens a text"
+        )
+        raise parameter_error(ParameterError, message, "max_length", training.max_length)
+
+
+def _check_student(skeleton: Any, sizes: dict[str, Any], out_dim: int | None) -> None:
+    """The student's `sizes` and `out_dim`, checked as shrink would on `skeleton`, the
+    teacher without its weights (on the meta device)."""
+    from ..torch import students
+    from ..torch.distillation import input_table
+
+    shape = students.student_shape(skeleton, **sizes)
+    # shrink checks out_dim only once the model's weights are loaded
+    width = int(input_table(skeleton).shape[1]) if shape is None else shape.embedding_size
+    if out_dim is not None and out_dim != width:
+        message = f"out_dim must be the width of the student's input embeddings, {width}, not {out_dim}"
+        raise parameter_error(ParameterError, message, "out_dim", out_dim)
+
+
 def cmd_shrink(args: argparse.Namespace) -> int:
     _check_flags(args)
-    if not Path(args.model).is_dir():
-        raise CLIError(f"MODEL_DIR {args.model}: is not a directory")
+    embedder = embedder_from(args, _PRESET)
+    _check_model_dir(args.model)
     texts = _lines(args.texts, "--texts")
     eval_texts = _lines(args.eval_texts, "--eval-texts") if args.eval_texts else None
     status("shrink", f"loading torch, transformers and {args.model}", not args.quiet)
     try:
+        import torch
         import transformers
 
         from ..torch import saving
-        from ..torch.shrink import DEFAULT_PRESET, shrink
+        from ..torch.shrink import shrink
     except ImportError as e:
         raise CLIError(str(missing(e, "torch", "hashembed shrink"))) from None
     target = saving.check_target(args.output)
-    embedder = embedder_from(args, DEFAULT_PRESET)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     transformers.utils.logging.disable_progress_bar()  # one bar, ours
+    unloadable = f"MODEL_DIR {args.model}: cannot be loaded as a transformers model"
+    # The flags that need the teacher are checked before its weights load: the configuration
+    # takes a second to read, a skeleton (its modelling code) seconds, the weights more.
+    try:
+        config = transformers.AutoConfig.from_pretrained(args.model, local_files_only=True)
+    except (OSError, ValueError, KeyError) as e:
+        raise CLIError(f"{unloadable} ({e})") from None
+    training = _training(args)
+    sizes = {name: getattr(args, name) for name in _SIZES}
+    with _named(args):
+        _check_training(training, config)
+    try:
+        with torch.device("meta"):
+            skeleton = transformers.AutoModel.from_config(config)
+    except (OSError, ValueError, KeyError) as e:
+        raise CLIError(f"{unloadable} ({e})") from None
+    with _named(args):
+        _check_student(skeleton, sizes, args.out_dim)
+    if config.dtype not in (None, torch.float32):
+        # one precision whatever the checkpoint's: shrink cannot train float16 or bfloat16, and
+        # float32 holds their values exactly
+        held = str(config.dtype).rpartition(".")[2]
+        status("shrink", f"{args.model} holds {held} weights; training in float32", not args.quiet)
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(args.model, local_files_only=True)
-        model = transformers.AutoModel.from_pretrained(args.model, local_files_only=True)
+        model = transformers.AutoModel.from_pretrained(
+            args.model, config=config, local_files_only=True, dtype=torch.float32
+        )
     except (OSError, ValueError, KeyError) as e:
-        raise CLIError(f"MODEL_DIR {args.model}: cannot be loaded as a transformers model ({e})") from None
-    options: dict[str, Any] = {} if args.lr is None else {"lr": args.lr}
-    if args.max_minutes is not None:
-        options["max_seconds"] = args.max_minutes * 60
+        raise CLIError(f"{unloadable} ({e})") from None
     try:
-        result = shrink(
-            model, tokenizer, texts,
-            embedder=embedder, out_dim=args.out_dim, steps=args.steps, batch_size=args.batch_size,
-            max_length=args.max_length, eval_texts=eval_texts, progress=not args.quiet,
-            seed=args.training_seed, num_layers=args.num_layers, hidden_size=args.hidden_size,
-            intermediate_size=args.intermediate_size, num_attention_heads=args.num_attention_heads,
-            **options,
-        )  # fmt: skip
+        with _named(args):
+            result = shrink(
+                model, tokenizer, texts, embedder=embedder, out_dim=args.out_dim, eval_texts=eval_texts,
+                **training, **sizes,
+            )  # fmt: skip
     except FloatingPointError as e:
         raise CLIError(str(e)) from None
-    except ParameterError as e:
-        flag = f"--{e.parameter.replace('_', '-')}: " if isinstance(e.parameter, str) else ""
-        raise CLIError(f"{flag}{e}") from None
     print(result.summary())
     status("shrink", f"saving to {target}", not args.quiet)
     target = _save(saving, result.model, tokenizer, target)

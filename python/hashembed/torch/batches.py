@@ -78,7 +78,8 @@ class Encoder:
 
 
 def text_list(texts: Any, name: str, minimum: int) -> list[str]:
-    """`texts` as a list of str with at least `minimum` non-empty items; the error names `name`."""
+    """`texts` as a list of str (valid Unicode) with at least `minimum` non-empty items; the
+    error names `name`, and the index of a bad item."""
     if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
         message = f"{name} must be a list of str, not {type(texts).__name__}"
         raise parameter_error(ParameterTypeError, message, name, texts)
@@ -87,6 +88,14 @@ def text_list(texts: Any, name: str, minimum: int) -> list[str]:
         if not isinstance(t, str):
             message = f"{name}[{i}] must be a str, not {type(t).__name__}"
             raise parameter_error(ParameterTypeError, message, name, t, index=i)
+        try:
+            t.encode("utf-8")
+        except UnicodeEncodeError as e:  # a lone surrogate, which the tokenizers refuse with a bare TypeError
+            message = (
+                f"{name}[{i}] is not valid Unicode: it holds the lone surrogate "
+                f"{t[e.start]!r} at character {e.start}"
+            )
+            raise parameter_error(ParameterError, message, name, t, index=i) from None
     kept = [t for t in out if t.strip()]
     if len(kept) < minimum:
         message = f"{name} must hold at least {minimum} non-blank text(s), it holds {len(kept)}"

@@ -298,6 +298,20 @@ def input_layer(model: Any) -> Any:
     return get() if callable(get) else None
 
 
+def token_limit(model: Any) -> int | None:
+    """The most tokens a text `model` reads: its max_position_embeddings, less the rows
+    before its first position where it numbers positions after its padding row (RoBERTa and
+    XLM-R number them from padding_idx + 1, so roberta-base's 514 positions read 512
+    tokens); None where its configuration names no limit."""
+    positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if not isinstance(positions, int):
+        return None
+    embeddings = getattr(getattr(model, "base_model", model), "embeddings", None)
+    padding = getattr(embeddings, "padding_idx", None)
+    numbered_after_padding = hasattr(embeddings, "create_position_ids_from_input_ids")
+    return positions - (padding + 1 if numbered_after_padding and isinstance(padding, int) else 0)
+
+
 def hash_layer(model: Any) -> HashEmbedding:
     """`model`'s input layer, a `HashEmbedding`; a ParameterError about `model` if it has none."""
     layer = input_layer(model)

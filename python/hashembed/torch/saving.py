@@ -10,15 +10,19 @@ saved one's.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from .._embedder import HashEmbedder
-from .._files import directory_beside, held_signals
+from .._files import check_writable, directory_beside, followed, held_signals, nearest_existing
 from ..errors import ParameterError, parameter_error
 from ..reference import SPEC_VERSION
 from . import manifest
@@ -27,53 +31,113 @@ from .embedding import HashEmbedding, hash_layer
 from .manifest import MANIFEST, WEIGHTS
 from .students import attach_output_projection, output_projection
 
+if sys.platform != "win32":
+    import fcntl
 
-def _writable(directory: Path, target: Path) -> None:
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise PermissionError(f"cannot save to {target}: the directory {directory} is not writable")
-
-
-def _nearest_existing(target: Path) -> Path:
-    """The closest existing directory above `target`, where the save would make what is missing."""
-    above = next(p for p in target.parents if os.path.lexists(p))  # the last is "." or the root
-    if not above.exists():
-        raise FileNotFoundError(f"cannot save to {target}: {above} is a symbolic link to nothing")
-    if not above.is_dir():
-        raise NotADirectoryError(f"cannot save to {target}: {above} is a file, not a directory")
-    return above
+# How long a save waits for another one in the same directory before it gives up
+LOCK_WAIT_SECONDS = 300.0
 
 
 def check_target(directory: str | os.PathLike[str]) -> Path:
     """The directory `save` would write, checked that a save can go there: call it before
     hours of training, not after. Refused: a symbolic link to nothing, a path under a file, a
     directory that cannot be written, an existing path that is neither an empty directory nor
-    an earlier save, and an earlier save with other files beside it, which replacing the save
-    would delete. A symbolic link to a directory is followed."""
-    given = Path(os.fspath(directory))
-    if given.is_symlink():
-        if not given.exists():
-            raise FileNotFoundError(
-                f"{given}: is a symbolic link to {os.readlink(given)}, which does not exist"
-            )
-        given = Path(os.path.realpath(given))
+    an earlier save, and a directory holding any file that is not provably the earlier save's
+    (see `_check`), which replacing the save would delete. A symbolic link to a directory is
+    followed. Waits for a save writing in the same directory to end (`_locked`)."""
+    target = followed(directory)
+    with _locked(target.parent, target):
+        _check(target)
+    return target
+
+
+def _not_a_save(given: Path, why: str, entries: set[str]) -> FileExistsError:
+    return FileExistsError(
+        f"{given}: is not an earlier hashembed save ({why}), and saving there would delete its files "
+        f"({manifest.listing(entries)}): move them out, or save to another directory"
+    )
+
+
+def _check(given: Path) -> frozenset[str]:
+    """`check_target`'s checks of `given` (a path no symbolic link leads from), made with the
+    lock held; returns the names in it that a save replaces. A file there is replaced only if
+    it is provably the earlier save's: listed by its manifest and as it was saved, or, in a
+    save from before the checksums, of a name a save writes (`manifest.saved_files`). Anything
+    else (a foreign or broken hashembed.json, a file changed since the save, a subdirectory) is
+    refused by name."""
     if not given.exists():
-        _writable(_nearest_existing(given), given)
-        return given
+        check_writable(nearest_existing(given), given)
+        return frozenset()
     if not given.is_dir():
         raise FileExistsError(f"{given}: exists and is not a directory; not overwriting it")
     entries = {p.name for p in given.iterdir()}
     if entries and MANIFEST not in entries:
-        raise FileExistsError(f"{given}: exists and is not an earlier hashembed save; not overwriting it")
-    others = sorted(entries - manifest.saved_files(given)) if entries else []
-    if others:
-        raise FileExistsError(
-            f"{given}: holds files that are not part of the earlier save ({', '.join(others)}), which "
-            "replacing the save would delete: move them out, or save to another directory"
-        )
-    _writable(given.parent, given)
+        raise _not_a_save(given, f"it has no {MANIFEST}", entries)
     if entries:
-        _writable(given, given)  # deleting the earlier save's files
-    return given
+        try:
+            kept, changed = manifest.saved_files(given)
+        except ValueError as e:
+            raise _not_a_save(given, str(e), entries) from None
+        others = entries - kept - changed
+        if changed or others:
+            held = [f"files changed since the earlier save ({manifest.listing(changed)})"] if changed else []
+            if others:
+                held.append(f"files that are not part of the earlier save ({manifest.listing(others)})")
+            raise FileExistsError(
+                f"{given}: holds {' and '.join(held)}, which replacing the save would delete: move "
+                "them out, or save to another directory"
+            )
+    check_writable(given.parent, given)
+    if entries:
+        check_writable(given, given)  # deleting the earlier save's files
+    return frozenset(entries)
+
+
+@contextlib.contextmanager
+def _locked(directory: Path, target: Path) -> Iterator[None]:
+    """Holds an advisory lock on `directory`, `target`'s parent, so that saves there and their
+    checks run one at a time: no other save can replace `target`, move it aside or delete it
+    between a check and the renames. The lock is taken on the directory itself (`flock`),
+    which leaves nothing behind, and a killed process's lock goes with it."""
+    fd = _lock(directory, target)
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _lock(directory: Path, target: Path) -> int | None:
+    """`directory` opened and locked, waiting up to LOCK_WAIT_SECONDS for another save; None
+    where there are no such locks (Windows, some network file systems) or `directory` cannot
+    be opened (the check then says why): the save then goes on unlocked, as before."""
+    if sys.platform == "win32":
+        return None
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return None
+    start = time.monotonic()
+    pause = 0.001
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() - start > LOCK_WAIT_SECONDS:
+                    raise TimeoutError(
+                        f"cannot save to {target}: another save in {directory} has not ended in "
+                        f"{LOCK_WAIT_SECONDS:g} s; wait for it to end, or save to another directory"
+                    ) from None
+                time.sleep(pause)
+                pause = min(2 * pause, 0.05)
+            except OSError:  # a file system without flock (NFS, for a directory)
+                os.close(fd)
+                return None
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _os_error(e: Exception, target: Path) -> OSError | None:
@@ -123,38 +187,44 @@ def save(model: Any, tokenizer: Any, directory: str | os.PathLike[str]) -> Path:
     """Writes `model` (a transformers model whose input embeddings are a `HashEmbedding`) and
     its tokenizer to `directory`; returns the directory's path.
 
-    `directory` is checked by `check_target` first. Everything is written to a hidden
+    `directory` is checked as by `check_target` first. Everything is written to a hidden
     directory beside it and renamed into place at the end, so a failure (a full disk, an
     interrupt) leaves no partial directory and an earlier save as it was: a KeyboardInterrupt
     from `save` means `directory` is unchanged, unless its message says the save completed
-    (an interrupt while the earlier save was being deleted, the very last step).
+    (an interrupt while the earlier save was being deleted, the very last step). Saves to the
+    same directory from several threads or processes run one after the other, each checking
+    what the one before left.
     """
     layer = hash_layer(model)
     check_tokenizer(tokenizer)
-    target = check_target(directory)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging: Path | None = None
-    try:
-        with held_signals():
-            staging = directory_beside(target)
+    target = followed(directory)
+    if not target.parent.is_dir():
+        check_target(target)  # before the missing directories are made
+        target.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(target.parent, target):
+        replaced = _check(target)
+        staging: Path | None = None
         try:
-            _write(model, tokenizer, layer, staging)
-        except Exception as e:
-            error = _os_error(e, target)
-            if error is None:
-                raise
-            raise error from None
-        _commit(staging, target)
-    except KeyboardInterrupt:
-        # `staging` is renamed back if the interrupt undid the renames
-        committed = staging is not None and not staging.exists()
-        _discard(staging)
-        if committed:
-            raise KeyboardInterrupt(f"{target}: saved; interrupted after the save completed") from None
-        raise
-    except BaseException:
-        _discard(staging)
-        raise
+            with held_signals():
+                staging = directory_beside(target)
+            try:
+                _write(model, tokenizer, layer, staging)
+            except Exception as e:
+                error = _os_error(e, target)
+                if error is None:
+                    raise
+                raise error from None
+            _commit(staging, target, replaced)
+        except KeyboardInterrupt:
+            # `staging` is renamed back if the interrupt undid the renames
+            committed = staging is not None and not staging.exists()
+            _discard(staging)
+            if committed:
+                raise KeyboardInterrupt(f"{target}: saved; interrupted after the save completed") from None
+            raise
+        except BaseException:
+            _discard(staging)
+            raise
     return target
 
 
@@ -164,10 +234,12 @@ def _discard(staging: Path | None) -> None:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _commit(staging: Path, target: Path) -> None:
+def _commit(staging: Path, target: Path, replaced: frozenset[str]) -> None:
     """Renames `staging` to `target`, an earlier save there moved aside first and deleted once
     the new one is in place. Interrupts are held meanwhile (`held_signals`): one that arrives
-    during the renames undoes them, and is then raised."""
+    during the renames undoes them, and is then raised. `replaced` is what the check found in
+    `target`: a file added since (by another program; saves wait for each other) is not
+    deleted but refused, the earlier save put back."""
     with held_signals() as arrived:
         old = None
         if target.exists():
@@ -178,6 +250,13 @@ def _commit(staging: Path, target: Path) -> None:
                 old.rmdir()
                 raise
         try:
+            added = set(os.listdir(old / "dir")) - replaced if old is not None else set()
+            if added:
+                raise FileExistsError(
+                    f"{target}: files were added to it while the save was written "
+                    f"({manifest.listing(added)}); it is left as it was: move them out, or save to "
+                    "another directory"
+                )
             os.rename(staging, target)
             if arrived:
                 os.rename(target, staging)
@@ -222,5 +301,19 @@ def load(directory: str | os.PathLike[str]) -> tuple[Any, Any]:
     model.set_input_embeddings(layer)
     if saved.get("output_projection") is not None:
         attach_output_projection(model, saved["output_projection"])
-    load_model(model, str(path / WEIGHTS), strict=True)
+    missing, unexpected = load_model(model, str(path / WEIGHTS), strict=False)
+    if missing or unexpected:
+        lacks = f"lacks {len(missing)} of its weights ({manifest.listing(missing, 3)})" if missing else ""
+        holds = (
+            f"holds {len(unexpected)} that it has not ({manifest.listing(unexpected, 3)})"
+            if unexpected
+            else ""
+        )
+        raise parameter_error(
+            ParameterError,
+            f"{path / MANIFEST}: model_class {saved['model_class']!r} does not fit the saved weights: "
+            f"{WEIGHTS} {' and '.join(filter(None, [lacks, holds]))}",
+            "directory",
+            path,
+        )
     return model.eval(), tokenizer

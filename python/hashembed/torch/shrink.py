@@ -15,7 +15,8 @@ from ..errors import ParameterError, ParameterTypeError, parameter_error
 from ..progress import status
 from ..vocab import vocab_tokens
 from . import students
-from .distillation import DEFAULT_LR, ShrinkResult, course, train
+from .distillation import DEFAULT_LR, ShrinkResult, course, input_table, train
+from .distillation.config import boolean
 from .embedding import HashEmbedding, replace_input_embeddings
 
 DEFAULT_PRESET = "robust"
@@ -70,32 +71,33 @@ def shrink(
 
     The student is a copy of the teacher with its word-embedding table replaced by
     `HashEmbedding(tokenizer, embedder, out_dim=...)`: `embedder` defaults to the "robust"
-    preset (dim 768), and when its dim differs from the model's hidden size a trainable
-    projection maps it there (`out_dim` defaults to the hidden size). The projection starts as
-    a ridge fit to the teacher's table, weighted by how often each token occurs in `texts`
-    (`init_projection=False`: PyTorch's random initialisation). Training is `distil`'s; its
-    arguments are passed on, as a `DistilConfig`.
+    preset (dim 768), and when its dim differs from the width of the model's input embeddings
+    (its hidden size; an ELECTRA's embedding_size) a trainable projection maps it there
+    (`out_dim` defaults to that width). The projection starts as a ridge fit to the teacher's
+    table, weighted by how often each token occurs in `texts` (`init_projection=False`:
+    PyTorch's random initialisation). Training is `distil`'s; its arguments are passed on, as
+    a `DistilConfig`. `num_layers`, `hidden_size`, `intermediate_size` and
+    `num_attention_heads` make the student smaller than the teacher (`students`: encoders of
+    BERT's layout, which RoBERTa, XLM-R, ELECTRA and MiniLM share, and DistilBERTs).
     """
     options = {
         "steps": steps, "batch_size": batch_size, "max_length": max_length, "lr": lr,
         "eval_every": eval_every, "max_seconds": max_seconds, "seed": seed, "progress": progress,
     }  # fmt: skip
     lesson, config = course(model, tokenizer, texts, eval_texts, options)
+    init_projection = boolean("init_projection", init_projection)
     table = lesson.table
     shape = students.student_shape(
-        getattr(model, "config", None), num_layers=num_layers, hidden_size=hidden_size,
-        intermediate_size=intermediate_size, num_attention_heads=num_attention_heads,
+        model, num_layers=num_layers, hidden_size=hidden_size, intermediate_size=intermediate_size,
+        num_attention_heads=num_attention_heads,
     )  # fmt: skip
-    width = int(table.shape[1]) if shape is None else shape.hidden_size
     embedder = HashEmbedder.preset(DEFAULT_PRESET) if embedder is None else embedder
     if not isinstance(embedder, HashEmbedder):
         message = f"embedder must be a HashEmbedder, not {type(embedder).__name__}"
         raise parameter_error(ParameterTypeError, message, "embedder", embedder)
+    width = input_width(model, shape, out_dim)
     if out_dim is None and embedder.dim != width:
         out_dim = width
-    if out_dim is not None and out_dim != width:
-        message = f"out_dim must be the student's hidden size, {width}, not {out_dim!r}"
-        raise parameter_error(ParameterError, message, "out_dim", out_dim)
     tokens = vocab_tokens(tokenizer)
     _check_vocab(tokenizer, tokens, int(table.shape[0]))
 
@@ -103,18 +105,18 @@ def shrink(
     encode = lesson.encoder
     status("shrink", f"tokenizing {len(lesson.texts):,} texts", config.progress)
     rows = encode.token_ids(lesson.texts)
-    target = table.detach()[: len(tokens)]
     if shape is None:
         student = copy.deepcopy(model)
     else:
         basis = None
-        if shape.hidden_size < target.shape[1]:
+        if shape.hidden_size < int(model.config.hidden_size):
             starts = range(0, min(len(rows), _BASIS_ROWS), config.batch_size)
             sample = [encode.pad(rows[i : i + config.batch_size]) for i in starts]
             on_device = [(ids.to(table.device), mask.to(table.device)) for ids, mask in sample]
-            basis = students.hidden_basis(model, on_device, width)
-            target = (target.to(basis.dtype) @ basis.to(table.device)).to(table.dtype)
+            basis = students.hidden_basis(model, on_device, shape.hidden_size)
         student, _ = students.build_student(model, shape, basis)
+    # the student's own table, the teacher's seen through the basis where it is narrower
+    target = input_table(student).detach()[: len(tokens)]
     replace_input_embeddings(student, tokens, embedder, out_dim)
     layer: HashEmbedding = student.get_input_embeddings()
     r2 = None
@@ -125,6 +127,17 @@ def shrink(
     result = train(model, student, lesson, rows, config)
     result.projection_r2 = r2
     return result
+
+
+def input_width(model: Any, shape: students.StudentShape | None, out_dim: Any = None) -> int:
+    """The width of the input embeddings of `model`'s student of `shape` (None: its copy),
+    which the hash projection outputs; a ParameterError naming `out_dim` where it is given
+    and another."""
+    width = int(input_table(model).shape[1]) if shape is None else shape.embedding_size
+    if out_dim is not None and out_dim != width:
+        message = f"out_dim must be the width of the student's input embeddings, {width}, not {out_dim!r}"
+        raise parameter_error(ParameterError, message, "out_dim", out_dim)
+    return width
 
 
 def token_weights(rows: Sequence[Sequence[int]], vocab_size: int) -> torch.Tensor:

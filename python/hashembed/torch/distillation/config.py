@@ -8,6 +8,8 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ...errors import ParameterError, ParameterTypeError, parameter_error
 
 DEFAULT_LR = 5e-5
@@ -21,8 +23,13 @@ INPUT_LR_SCALE = 10.0
 fit, not from pretraining, so it has the most to learn."""
 
 
+# No run needs more; beyond it, counts overflow only after the setup: max_length in the
+# tokenizer (a Rust usize), steps x batch_size in the progress bar's floats.
+_MAX_INT = 2**63 - 1
+
+
 def _int(name: str, value: Any, minimum: int) -> int:
-    """`value` (an int or NumPy integer) as an int of at least `minimum`."""
+    """`value` (an int or NumPy integer) as an int from `minimum` to 2**63 - 1."""
     try:
         n = None if isinstance(value, bool) else operator.index(value)
     except TypeError:
@@ -32,6 +39,8 @@ def _int(name: str, value: Any, minimum: int) -> int:
         raise parameter_error(ParameterTypeError, message, name, value)
     if n < minimum:
         raise parameter_error(ParameterError, f"{name} must be an int >= {minimum}, not {n}", name, n)
+    if n > _MAX_INT:
+        raise parameter_error(ParameterError, f"{name}={n} is more than 2**63 - 1", name, n)
     return n
 
 
@@ -39,10 +48,22 @@ def _positive_float(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         message = f"{name} must be a finite number > 0, not {type(value).__name__}"
         raise parameter_error(ParameterTypeError, message, name, value)
-    if not math.isfinite(value) or value <= 0:
+    try:
+        x = float(value)
+    except OverflowError:  # an int beyond the floats
+        x = math.inf
+    if not math.isfinite(x) or x <= 0:
         message = f"{name} must be a finite number > 0, not {value!r}"
         raise parameter_error(ParameterError, message, name, value)
-    return float(value)
+    return x
+
+
+def boolean(name: str, value: Any) -> bool:
+    """`value` (a bool or NumPy bool) as a bool: a str such as "no" would be true."""
+    if not isinstance(value, (bool, np.bool_)):
+        message = f"{name} must be a bool, not {type(value).__name__}"
+        raise parameter_error(ParameterTypeError, message, name, value)
+    return bool(value)
 
 
 def _seed(value: Any) -> int:
@@ -62,8 +83,9 @@ def _seed(value: Any) -> int:
 
 @dataclass(frozen=True)
 class DistilConfig:
-    """The training options of `distil` and `shrink`, as Python numbers (NumPy scalars are
-    taken); an invalid one is a `ParameterError` or `ParameterTypeError` naming it.
+    """The training options of `distil` and `shrink`, as Python numbers and bools (NumPy
+    scalars are taken; counts up to 2**63 - 1); an invalid one is a `ParameterError` or
+    `ParameterTypeError` naming it.
 
     Each of `steps` steps takes `batch_size` texts, truncated to `max_length` tokens, with
     AdamW at `lr`; `max_seconds` is a time budget; with evaluation texts, the student is also
@@ -90,7 +112,7 @@ class DistilConfig:
             "eval_every": None if self.eval_every is None else _int("eval_every", self.eval_every, 1),
             "max_seconds": None if budget is None else _positive_float("max_seconds", budget),
             "seed": _seed(self.seed),
-            "progress": bool(self.progress),
+            "progress": boolean("progress", self.progress),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)  # frozen: set once, here

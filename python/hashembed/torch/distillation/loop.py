@@ -95,6 +95,42 @@ def input_table(model: Any, parameter: str = "model") -> torch.Tensor:
     return weight
 
 
+def _check_loaded(model: nn.Module, parameter: str) -> None:
+    """Refuses a model whose weights are not loaded (on the meta device: made with
+    `init_empty_weights` or `device="meta"`), which fails only once a copy or step reads them."""
+    if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
+        message = (
+            f"{parameter} ({type(model).__name__}) has weights on the meta device, which hold no "
+            "values: load its weights first (from_pretrained without device_map='meta')"
+        )
+        raise parameter_error(ParameterError, message, parameter, model)
+
+
+def check_max_length(model: Any, name: str, max_length: int) -> None:
+    """Refuses a `max_length` beyond the tokens `model` (the `name`: teacher or student)
+    reads, which would fail inside its forward, after the setup: its max_position_embeddings,
+    less the rows before its first position where it numbers positions after its padding row
+    (RoBERTa and XLM-R number them from padding_idx + 1, so roberta-base's 514 positions read
+    512 tokens)."""
+    positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if not isinstance(positions, int):
+        return
+    embeddings = getattr(getattr(model, "base_model", model), "embeddings", None)
+    padding = getattr(embeddings, "padding_idx", None)
+    numbered_after_padding = hasattr(embeddings, "create_position_ids_from_input_ids")
+    skipped = padding + 1 if numbered_after_padding and isinstance(padding, int) else 0
+    if max_length <= positions - skipped:
+        return
+    why = f"max_position_embeddings, {positions}"
+    if skipped:
+        why += f", less the {skipped} before its first position (padding_idx + 1)"
+    message = (
+        f"max_length={max_length} is more than the {name}'s {why}: it reads at most "
+        f"{positions - skipped} tokens a text"
+    )
+    raise parameter_error(ParameterError, message, "max_length", max_length)
+
+
 def course(
     teacher: Any,
     tokenizer: Any,
@@ -104,12 +140,13 @@ def course(
     student: Any = None,
 ) -> tuple[Course, DistilConfig]:
     """The checked inputs of a distillation and its `DistilConfig` (made of `options`), in
-    the order the arguments come. Refuses a `max_length` beyond a model's position
-    embeddings (a long text would fail inside its forward, after the setup) and, where the
+    the order the arguments come. Refuses a model whose weights are not loaded, a
+    `max_length` beyond the tokens a model reads and, where the
     student is to be a copy of the teacher (`student` None, `shrink`'s case), a teacher in a
     precision it cannot train in (its float32 input layer would meet float16 or bfloat16
     layers)."""
     table = input_table(teacher, "model" if student is None else "teacher")
+    _check_loaded(teacher, "model" if student is None else "teacher")
     check_tokenizer(tokenizer)
     kept = text_list(texts, "texts", 1)
     held_out = None if eval_texts is None else text_list(eval_texts, "eval_texts", 3)
@@ -117,14 +154,10 @@ def course(
     if student is not None and not isinstance(input_layer(student), nn.Module):
         message = f"student ({type(student).__name__}) has no input embeddings"
         raise parameter_error(ParameterError, message, "student", student)
+    if student is not None:
+        _check_loaded(student, "student")
     for name, model in (("teacher", teacher), ("student", student)):
-        limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
-        if isinstance(limit, int) and config.max_length > limit:
-            message = (
-                f"max_length={config.max_length} is more than the {name}'s max_position_embeddings, "
-                f"{limit}: it reads at most {limit} tokens a text"
-            )
-            raise parameter_error(ParameterError, message, "max_length", config.max_length)
+        check_max_length(model, name, config.max_length)
     if student is None and table.dtype not in (torch.float32, torch.float64):
         message = (
             f"the model's parameters are {table.dtype}: shrink trains a float32 or float64 copy of it; "
