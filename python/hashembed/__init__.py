@@ -35,7 +35,7 @@ __all__ = [
 
 # Submodules imported on first access (`hashembed.torch` after `import hashembed`), each with
 # the extra that installs what it needs; `reference` needs nothing.
-_LAZY = {"reference": None, "torch": "torch", "dask": "dask", "onnx": "onnx"}
+_LAZY = {"reference": None, "torch": "torch", "dask": "dask", "onnx": "onnx", "int8": "int8"}
 
 
 def __getattr__(name: str) -> Any:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._optional import missing
-from ..errors import ParameterError, parameter_error
+from ..errors import ParameterError
 from ..progress import status
 from .config import add_config_flags, check_positive, embedder_from
 from .errors import CLIError, os_message
@@ -152,33 +152,18 @@ def _named(args: argparse.Namespace) -> Iterator[None]:
         raise CLIError(str(e) if where is None else f"{where}: {e}") from None
 
 
-def _check_training(options: dict[str, Any], config: Any) -> None:
-    """shrink's training `options`, checked as shrink would and against the teacher's `config`."""
-    from ..torch.distillation import DistilConfig
-
-    training = DistilConfig(**options)
-    # course() checks the position limit only once the model's weights are loaded
-    positions = getattr(config, "max_position_embeddings", None)
-    if isinstance(positions, int) and training.max_length > positions:
-        message = (
-            f"max_length={training.max_length} is more than the teacher's max_position_embeddings, "
-            f"{positions}: it reads at most {positions} tokens a text"
-        )
-        raise parameter_error(ParameterError, message, "max_length", training.max_length)
-
-
-def _check_student(skeleton: Any, sizes: dict[str, Any], out_dim: int | None) -> None:
-    """The student's `sizes` and `out_dim`, checked as shrink would on `skeleton`, the
-    teacher without its weights (on the meta device)."""
+def _check_against(
+    skeleton: Any, training: dict[str, Any], sizes: dict[str, Any], out_dim: int | None
+) -> None:
+    """shrink's training options, the student's `sizes` and `out_dim`, checked by shrink's own
+    rules on `skeleton`, the teacher without its weights (on the meta device), where shrink
+    would check them only once the weights are loaded."""
     from ..torch import students
-    from ..torch.distillation import input_table
+    from ..torch.distillation import DistilConfig, check_max_length
+    from ..torch.shrink import input_width
 
-    shape = students.student_shape(skeleton, **sizes)
-    # shrink checks out_dim only once the model's weights are loaded
-    width = int(input_table(skeleton).shape[1]) if shape is None else shape.embedding_size
-    if out_dim is not None and out_dim != width:
-        message = f"out_dim must be the width of the student's input embeddings, {width}, not {out_dim}"
-        raise parameter_error(ParameterError, message, "out_dim", out_dim)
+    check_max_length(skeleton, "teacher", DistilConfig(**training).max_length)
+    input_width(skeleton, students.student_shape(skeleton, **sizes), out_dim)
 
 
 def cmd_shrink(args: argparse.Namespace) -> int:
@@ -208,15 +193,13 @@ def cmd_shrink(args: argparse.Namespace) -> int:
         raise CLIError(f"{unloadable} ({e})") from None
     training = _training(args)
     sizes = {name: getattr(args, name) for name in _SIZES}
-    with _named(args):
-        _check_training(training, config)
     try:
         with torch.device("meta"):
             skeleton = transformers.AutoModel.from_config(config)
     except (OSError, ValueError, KeyError) as e:
         raise CLIError(f"{unloadable} ({e})") from None
     with _named(args):
-        _check_student(skeleton, sizes, args.out_dim)
+        _check_against(skeleton, training, sizes, args.out_dim)
     if config.dtype not in (None, torch.float32):
         # one precision whatever the checkpoint's: shrink cannot train float16 or bfloat16, and
         # float32 holds their values exactly

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from .config import DEFAULT_LR, INPUT_LR_SCALE, WARMUP, DistilConfig
-from .loop import Clock, Course, Schedule, course, distil, input_table, train
+from .loop import Clock, Course, Schedule, check_max_length, course, distil, input_table, train
 from .loss import distillation_loss
 from .result import ShrinkResult
 
@@ -18,6 +18,7 @@ __all__ = [
     "DistilConfig",
     "Schedule",
     "ShrinkResult",
+    "check_max_length",
     "course",
     "distil",
     "distillation_loss",

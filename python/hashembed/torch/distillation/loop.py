@@ -19,7 +19,7 @@ from ...errors import ParameterError, ParameterTypeError, parameter_error
 from ...progress import Progress, status
 from .. import students
 from ..batches import Encoder, check_tokenizer, text_list
-from ..embedding import HashEmbedding, input_layer, parameter_count
+from ..embedding import HashEmbedding, input_layer, parameter_count, token_limit
 from ..metrics import agreement, sentence_embeddings
 from .config import DEFAULT_LR, INPUT_LR_SCALE, WARMUP, DistilConfig
 from .loss import distillation_loss
@@ -108,25 +108,16 @@ def _check_loaded(model: nn.Module, parameter: str) -> None:
 
 def check_max_length(model: Any, name: str, max_length: int) -> None:
     """Refuses a `max_length` beyond the tokens `model` (the `name`: teacher or student)
-    reads, which would fail inside its forward, after the setup: its max_position_embeddings,
-    less the rows before its first position where it numbers positions after its padding row
-    (RoBERTa and XLM-R number them from padding_idx + 1, so roberta-base's 514 positions read
-    512 tokens)."""
-    positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
-    if not isinstance(positions, int):
+    reads (`token_limit`), which would fail inside its forward, after the setup."""
+    limit = token_limit(model)
+    if limit is None or max_length <= limit:
         return
-    embeddings = getattr(getattr(model, "base_model", model), "embeddings", None)
-    padding = getattr(embeddings, "padding_idx", None)
-    numbered_after_padding = hasattr(embeddings, "create_position_ids_from_input_ids")
-    skipped = padding + 1 if numbered_after_padding and isinstance(padding, int) else 0
-    if max_length <= positions - skipped:
-        return
+    positions = model.config.max_position_embeddings
     why = f"max_position_embeddings, {positions}"
-    if skipped:
-        why += f", less the {skipped} before its first position (padding_idx + 1)"
+    if limit != positions:
+        why += f", less the {positions - limit} before its first position (padding_idx + 1)"
     message = (
-        f"max_length={max_length} is more than the {name}'s {why}: it reads at most "
-        f"{positions - skipped} tokens a text"
+        f"max_length={max_length} is more than the {name}'s {why}: it reads at most {limit} tokens a text"
     )
     raise parameter_error(ParameterError, message, "max_length", max_length)
 
