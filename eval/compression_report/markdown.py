@@ -254,7 +254,8 @@ def write_report(out: Path, sections: dict[str, list[str]], ctx: dict[str, Any])
         "the machine with whatever else ran; the quality figures do not depend on it.",
         "",
     ]
-    for part in "abc":
+    # later parts (d: eval/int8_cpus.py) are written by scripts of their own, and kept
+    for part in sorted(set("abc") | set(kept)):
         body = sections.get(part) or kept[part]
         lines += [*body] if body[-1:] == [""] else [*body, ""]
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -865,3 +865,38 @@ def test_cli_shrink_flags_are_checked_before_the_model_loads(
     assert steps == (loading if after_torch else []), steps
     assert error.startswith(f"hashembed: error: {message}"), error
     assert not out.exists()
+
+
+def test_cli_shrink_exports_an_int8_file_checked_on_the_training_texts(
+    shrink_dirs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hashembed.int8 import read_report
+
+    out, onnx_file = tmp_path / "out", tmp_path / "model.onnx"
+    argv = _shrink_argv(shrink_dirs, "float32", out, "--onnx", str(onnx_file), "--int8", "-q")
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    report = read_report(onnx_file)
+    # the 40 training texts, each a row
+    assert report is not None and report.samples == 40
+    assert f"exported to {onnx_file}" in printed and report.summary() in printed
+    assert ("warning:" in printed) == (not report.met)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--int8"], "--int8 quantises the --onnx file: give --onnx FILE too"),
+        (["--onnx", "{tmp}/missing/m.onnx"], "--onnx cannot save to {tmp}/missing/m.onnx: the directory"),
+        (["--onnx", "{tmp}"], "--onnx {tmp}: is a directory"),
+    ],
+)
+def test_cli_shrink_export_flags_are_checked_before_training(
+    shrink_dirs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], flags, message
+) -> None:
+    out = tmp_path / "out"
+    argv = _shrink_argv(shrink_dirs, "float32", out, *(f.format(tmp=tmp_path) for f in flags))
+    assert cli.main(argv) == 2
+    (error,) = capsys.readouterr().err.splitlines()
+    assert error.startswith(f"hashembed: error: {message.format(tmp=tmp_path)}"), error
+    assert not out.exists()

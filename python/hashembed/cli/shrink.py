@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .._files import check_file_target
 from .._optional import missing
 from ..errors import ParameterError
 from ..progress import status
@@ -74,6 +77,14 @@ def add_parser(sub: Any) -> None:
         metavar="N",
         help="seed of the text order and initialisation (0)",
     )
+    export = p.add_argument_group(
+        "export", "the shrunk model as one ONNX file (hashembed.torch.export_model)"
+    )
+    export.add_argument("--onnx", metavar="FILE", help="also write the model as ONNX: token code points in")
+    export.add_argument(
+        "--int8", action="store_true",
+        help="with --onnx: weights in int8, checked against the float model on the training texts",
+    )  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_config_flags(p, _PRESET)
     p.set_defaults(func=cmd_shrink)
@@ -96,6 +107,17 @@ def _lines(path: str, flag: str) -> list[str]:
 def _check_flags(args: argparse.Namespace) -> None:
     """The flags that need no model, checked before torch is imported and named as flags."""
     check_positive(args, "--steps", "--batch-size", "--out-dim", *map(_flag, _SIZES))
+    if args.int8 and args.onnx is None:
+        raise CLIError("--int8 quantises the --onnx file: give --onnx FILE too")
+    if args.onnx is not None:
+        try:
+            check_file_target(args.onnx)
+        except OSError as e:
+            raise CLIError(f"--onnx {os_message(e)}") from None
+        # found now, not after hours of training
+        for module, extra in (("onnx", "onnx"), ("onnxruntime", "int8"))[: 1 + bool(args.int8)]:
+            if importlib.util.find_spec(module) is None:
+                raise CLIError(f"--onnx needs the {module!r} package: pip install 'hashembed[{extra}]'")
     if args.max_length < 2:
         raise CLIError(f"--max-length must be at least 2, got {args.max_length}")
     for flag in ("--lr", "--max-minutes"):
@@ -225,7 +247,34 @@ def cmd_shrink(args: argparse.Namespace) -> int:
     target = _save(saving, result.model, tokenizer, target)
     size = sum(f.stat().st_size for f in target.iterdir() if f.is_file())
     print(f"saved to {target} ({size / 1e6:.1f} MB)")
+    if args.onnx is not None:
+        _export(result.model, tokenizer, texts, args)
     return 0
+
+
+def _export(model: Any, tokenizer: Any, texts: list[str], args: argparse.Namespace) -> None:
+    """`--onnx`: the model exported, an int8 file checked on the training texts, with its
+    figure on a line (and why, where it falls short of the target)."""
+    try:
+        from ..int8 import Int8Warning, read_report
+        from ..torch import export_model
+    except ImportError as e:
+        raise CLIError(str(missing(e, "int8" if args.int8 else "onnx", "hashembed shrink --onnx"))) from None
+    status("shrink", f"exporting to {args.onnx}", not args.quiet)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", Int8Warning)
+        try:
+            quantize = "int8" if args.int8 else None
+            path = export_model(model, args.onnx, quantize=quantize, tokenizer=tokenizer, texts=texts)
+        except OSError as e:
+            raise CLIError(f"--onnx {os_message(e)}; the model is saved in {args.output}") from None
+    print(f"exported to {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    report = read_report(path) if args.int8 else None
+    if report is not None:
+        print(report.summary())
+    for w in caught:
+        if issubclass(w.category, Int8Warning):
+            print(f"warning: {w.message}")
 
 
 def _why(e: Exception) -> str:
