@@ -125,6 +125,8 @@ def check_file_target(path: str | os.PathLike[str]) -> Path:
     a symbolic link is followed (the link stays, the file it names is replaced); refused are
     a link to nothing, a directory, a missing parent directory, a path under a file and a
     directory that cannot be written, each naming `path`."""
+    if not os.fspath(path):
+        raise FileNotFoundError("the path is empty: name the file to write")
     target = followed(path)
     if target.is_dir():
         raise IsADirectoryError(f"{path}: is a directory")

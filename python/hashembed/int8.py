@@ -4,25 +4,28 @@
     report = quantize_int8("model.onnx", "model-int8.onnx", samples=[feeds, ...])
     report.mean_cosine, report.kept_float       # also read_report("model-int8.onnx")
 
-Weights are stored in int8 by onnxruntime's dynamic quantisation, with one scale per output
-column and 7-bit weights (`reduce_range`). The 7 bits are what make the file hold everywhere:
-activations are uint8, and x86 CPUs without VNNI (AVX2 alone: many laptops, older servers and
-AMD before Zen 4) multiply uint8 by int8 with an instruction that adds each pair of products
-in 16 bits, saturating at 32,767. 255 x 127 x 2 overflows it, so outlier activations came out
-wrong there (mean cosine 0.339 to the float file for a 2-layer student); 255 x 64 x 2 = 32,640
-cannot. docs/compression.md compares the candidates on such a CPU and on one with VNNI.
+Matrix weights are stored in int8 by onnxruntime's dynamic quantisation, with one scale per
+output column and 7 bits (`reduce_range`); the tables Gathers read, in uint8 with one scale.
+The 7 bits are what make the file hold everywhere: activations are uint8, and x86 CPUs
+without VNNI (AVX2 alone: many laptops, older servers and AMD before Zen 4) multiply uint8
+by int8 with an instruction that adds each pair of products in 16 bits, saturating at
+32,767. 255 x 127 x 2 overflows it, so outlier activations came out wrong there (mean cosine
+0.339 to the float file for a 2-layer student); 255 x 64 x 2 = 32,640 cannot.
+docs/compression.md compares the candidates on such a CPU and on one with VNNI.
 
 The file written is then checked against the float graph on sample inputs: where the mean
-cosine of the first output falls below `min_cosine`, the nodes whose quantisation costs most
-(each measured alone) are kept in float, as few as reach it. What was kept and the figures
-are in the file's metadata (`read_report`); where even a quarter of the weights kept in float
-does not reach it, an `Int8Warning` says so with the figure.
+cosine of the first output falls below `min_cosine`, the nodes whose quantisation costs
+most (each node's error estimated from one float run) are kept in float, as few as reach
+it. What was kept and the figures are in the file's metadata (`read_report`); where even a
+quarter of the weights kept in float does not reach it, an `Int8Warning` says so with the
+figure.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import numbers
 import os
 import re
 import tempfile
@@ -87,20 +90,24 @@ class Int8Report:
     def summary(self) -> str:
         kept = f", {len(self.kept_float)} nodes kept in float" if self.kept_float else ""
         verdict = "" if self.met else f", below the target {self.target}"
+        # enough digits that a figure short of its target does not print as the target
+        digits = 4 if self.met or round(self.mean_cosine, 4) < self.target else 7
         return (
-            f"int8: mean cosine {self.mean_cosine:.4f} to the float model (lowest "
-            f"{self.min_cosine:.4f}) on {self.samples} sample rows{kept}{verdict}"
+            f"int8: mean cosine {self.mean_cosine:.{digits}f} to the float model (lowest "
+            f"{self.min_cosine:.{digits}f}) on {self.samples} sample rows{kept}{verdict}"
         )
 
 
-def _check_min_cosine(min_cosine: Any) -> float:
-    if isinstance(min_cosine, bool) or not isinstance(min_cosine, (int, float)):
+def check_min_cosine(min_cosine: Any) -> float:
+    """`min_cosine` as a float in [0, 1], else a ParameterError or ParameterTypeError."""
+    if isinstance(min_cosine, bool) or not isinstance(min_cosine, numbers.Real):
         message = f"min_cosine must be a number, not {type(min_cosine).__name__}"
         raise parameter_error(ParameterTypeError, message, "min_cosine", min_cosine)
-    if not 0.0 <= min_cosine <= 1.0:
+    value = float(min_cosine)
+    if not 0.0 <= value <= 1.0:
         message = f"min_cosine must be in [0, 1], not {min_cosine!r}"
         raise parameter_error(ParameterError, message, "min_cosine", min_cosine)
-    return float(min_cosine)
+    return value
 
 
 def _check_samples(samples: Any, graph: onnx.GraphProto) -> list[dict[str, np.ndarray]]:
@@ -116,6 +123,9 @@ def _check_samples(samples: Any, graph: onnx.GraphProto) -> list[dict[str, np.nd
             got = sorted(feeds) if isinstance(feeds, dict) else type(feeds).__name__
             message = f"samples[{i}] must be a dict of the graph's inputs {names}, not {got}"
             raise parameter_error(ParameterError, message, "samples", feeds, index=i)
+        if any(np.ndim(v) == 0 or len(v) == 0 for v in feeds.values()):
+            message = f"samples[{i}] has no rows: each batch must hold at least one"
+            raise parameter_error(ParameterError, message, "samples", feeds, index=i)
     return list(samples)
 
 
@@ -125,7 +135,19 @@ class _Runner:
     def __init__(self, float_model: bytes, samples: list[dict[str, np.ndarray]]):
         self._ort = optional("onnxruntime", "int8", "quantize_int8")
         self.samples = samples
-        self.reference = self.outputs(float_model)
+        first = onnx.load_from_string(float_model).graph.output[0]
+        if first.type.tensor_type.elem_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE):
+            message = f"the model's first output, {first.name}, is not a float tensor: no cosine compares it"
+            raise parameter_error(ParameterError, message, "model", first.name)
+        state = self._ort.capi.onnxruntime_pybind11_state
+        try:
+            self.reference = self.outputs(float_model)
+        except (state.InvalidArgument, state.Fail, state.RuntimeException) as e:
+            message = f"samples cannot be run by the float model: {e}"
+            raise parameter_error(ParameterError, message, "samples", samples) from None
+        if self.reference.shape[1] < 2:
+            message = f"the model's first output, {first.name}, has one value a row: no cosine compares it"
+            raise parameter_error(ParameterError, message, "model", first.name)
 
     def outputs(self, model: bytes) -> np.ndarray:
         options = self._ort.SessionOptions()
@@ -136,10 +158,11 @@ class _Runner:
 
     def cosines(self, model: bytes) -> np.ndarray:
         got, want = self.outputs(model), self.reference
-        norms = np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1)
-        # two zero rows (an empty text) agree; one zero row against another does not
-        both_zero = norms == 0
-        return np.where(both_zero, 1.0, (got * want).sum(1) / np.where(both_zero, 1.0, norms))
+        a, b = np.linalg.norm(got, axis=1), np.linalg.norm(want, axis=1)
+        # two zero rows (an empty text) agree; a zero row against another does not
+        both_zero, norms = (a == 0) & (b == 0), a * b
+        cos = (got * want).sum(1) / np.where(norms == 0, 1.0, norms)
+        return np.where(both_zero, 1.0, cos)
 
 
 class _NoPreprocessingAdvice(logging.Filter):
@@ -148,8 +171,10 @@ class _NoPreprocessingAdvice(logging.Filter):
         return "pre-processing" not in record.getMessage()
 
 
-def _quantised(source: onnx.ModelProto, nodes: Sequence[str], workdir: Path) -> bytes:
-    """`source` with the weights of `nodes` in int8, as serialised bytes."""
+def _quantised(source: onnx.ModelProto, excluded: Sequence[str], workdir: Path) -> bytes:
+    """`source` with the weights of every node but `excluded` in int8, as serialised bytes.
+    By exclusion, not by a list of the nodes to quantise: the quantiser turns a Gemm into a
+    MatMul of another name first, which such a list would then leave in float."""
     quantization = optional("onnxruntime.quantization", "int8", "quantize_int8")
     out = workdir / "int8.onnx"
     advice = _NoPreprocessingAdvice()
@@ -157,16 +182,22 @@ def _quantised(source: onnx.ModelProto, nodes: Sequence[str], workdir: Path) -> 
     try:
         quantization.quantize_dynamic(
             source, out, weight_type=quantization.QuantType.QInt8, op_types_to_quantize=list(_QUANTISED_OPS),
-            per_channel=True, reduce_range=True, nodes_to_quantize=list(nodes),
+            per_channel=True, reduce_range=True, nodes_to_exclude=list(excluded),
         )  # fmt: skip
     finally:
         logging.getLogger().removeFilter(advice)
     return out.read_bytes()
 
 
+# The input of each op that dynamic quantisation stores in int8: a MatMul's or Gemm's B (it
+# quantises no constant A), a Gather's table.
+_WEIGHT_INPUT = {"MatMul": 1, "Gemm": 1, "Gather": 0}
+
+
 def _weights(source: onnx.ModelProto, keep: tuple[str, ...]) -> dict[str, int]:
-    """The nodes dynamic quantisation would store in int8, each with its weight count, in
-    graph order: MatMul, Gemm and Gather nodes with a float initializer among their inputs."""
+    """The nodes dynamic quantisation would store in int8 and this search may keep in float,
+    each with its weight count, in graph order: named MatMul, Gemm and Gather nodes whose
+    weight input is a 2-D float initializer (an unnamed one is quantised, never kept)."""
     floats = {
         t.name: int(np.prod(t.dims, dtype=np.int64))
         for t in source.graph.initializer
@@ -174,10 +205,11 @@ def _weights(source: onnx.ModelProto, keep: tuple[str, ...]) -> dict[str, int]:
     }
     found = {}
     for node in source.graph.node:
-        if node.op_type in _QUANTISED_OPS and not node.name.startswith(keep):
-            size = sum(floats.get(i, 0) for i in node.input)
-            if size:
-                found[node.name] = size
+        at = _WEIGHT_INPUT.get(node.op_type)
+        if at is None or not node.name or node.name.startswith(keep) or len(node.input) <= at:
+            continue
+        if node.input[at] in floats:
+            found[node.name] = floats[node.input[at]]
     return found
 
 
@@ -223,12 +255,12 @@ def _local_errors(
         names = sorted({inputs[n.name] for n in chunk if n.name in inputs})
         values = dict(zip(names, session.run(names, feeds))) if names else {}
         for node in chunk:
-            w = next(tables[i] for i in node.input if i in tables and tables[i].ndim == 2)
+            w = tables[node.input[_WEIGHT_INPUT[node.op_type]]]
             if node.op_type == "Gemm" and any(a.name == "transB" and a.i for a in node.attribute):
                 w = w.T
             x = values[inputs[node.name]] if node.name in inputs else None
-            if x is None:
-                exact, rounded = w, _fake_quantised(w, -64, 64, axis=0)
+            if x is None:  # a table: the quantiser stores it in uint8 with one scale
+                exact, rounded = w, _fake_quantised(w, 0, 255, None)
             else:
                 x = x.reshape(-1, w.shape[0]).astype(np.float64)
                 exact, rounded = x @ w, _fake_quantised(x, 0, 255, None) @ _fake_quantised(w, -64, 64, 0)
@@ -242,13 +274,15 @@ class _Search:
 
     runner: _Runner
     weights: dict[str, int]
+    excluded: list[str]
     source: onnx.ModelProto
     workdir: Path
     target: float
 
     def attempt(self, kept: Sequence[str]) -> tuple[bytes, np.ndarray]:
-        quantised = [n for n in self.weights if n not in set(kept)]
-        model = _quantised(self.source, quantised, self.workdir)
+        names = [*self.excluded, *kept]
+        # the quantiser rewrites a Gemm into a MatMul named after it before it reads the list
+        model = _quantised(self.source, [*names, *(f"{n}_MatMul" for n in names)], self.workdir)
         return model, self.runner.cosines(model)
 
     def costs(self) -> list[str]:
@@ -260,17 +294,18 @@ class _Search:
         model, cos = self.attempt(())
         if cos.mean() >= self.target:
             return model, cos, ()
-        order = self.costs()
-        budget = MAX_FLOAT_SHARE * sum(self.weights.values())
-        most, total = 0, 0
-        while most < len(order) and total + self.weights[order[most]] <= budget:
-            total += self.weights[order[most]]
-            most += 1
-        best = self.attempt(order[:most]) if most else (model, cos)
-        if most == 0 or best[1].mean() < self.target:
-            return best[0], best[1], tuple(order[:most])
-        low, high = 1, most  # the fewest of the costliest that reach the target: high reaches it
-        results = {most: best}
+        # the costliest first, each that still fits the budget (a large one is passed over)
+        budget, total, order = MAX_FLOAT_SHARE * sum(self.weights.values()), 0, []
+        for name in self.costs():
+            if total + self.weights[name] <= budget:
+                order.append(name)
+                total += self.weights[name]
+        best = self.attempt(order) if order else (model, cos)
+        if best[1].mean() < self.target:
+            # short of the target even so: the better file of the two, and what it keeps
+            return (*best, tuple(order)) if best[1].mean() > cos.mean() else (model, cos, ())
+        low, high = 1, len(order)  # the fewest of the costliest that reach it: `high` does
+        results = {high: best}
         while low < high:
             mid = (low + high) // 2
             results[mid] = self.attempt(order[:mid])
@@ -291,7 +326,8 @@ def quantize_int8(
     keep: tuple[str, ...] = _KEEP,
 ) -> Int8Report:
     """Writes `model` (a float ONNX file or ModelProto) to `path` with its MatMul and Gemm
-    weights and the tables its Gathers read in int8, checked on `samples`; returns the
+    weights in int8 (7 bits, a scale per column) and the tables its Gathers read in uint8,
+    checked on `samples`; returns the
     `Int8Report`, which the file's metadata also holds (METADATA_KEY).
 
     `samples` are input batches of the graph (dicts of its inputs' names to arrays); the
@@ -304,14 +340,15 @@ def quantize_int8(
     Per column, because one scale for a whole matrix lets its largest column set the step of
     every other: on 200 held-out sentences all-MiniLM-L6-v2 kept mean cosine 0.993 to its
     float self so, 0.962 with one scale a matrix, at the same bytes."""
-    target = _check_min_cosine(min_cosine)
-    source = model if isinstance(model, onnx.ModelProto) else onnx.load(os.fspath(model))
+    target = check_min_cosine(min_cosine)
+    source = model if isinstance(model, onnx.ModelProto) else _load(model, "model")
     batches = _check_samples(samples, source.graph)
     out = check_file_target(path)
     runner = _Runner(source.SerializeToString(), batches)
     weights = _weights(source, keep)
     with tempfile.TemporaryDirectory(prefix="hashembed-int8-") as workdir:
-        search = _Search(runner, weights, source, Path(workdir), target)
+        excluded = [n.name for n in source.graph.node if n.name.startswith(keep)]
+        search = _Search(runner, weights, excluded, source, Path(workdir), target)
         quantised, cos, kept = search.keep()
     share = sum(weights[n] for n in kept) / max(1, sum(weights.values()))
     report = Int8Report(
@@ -337,6 +374,8 @@ def sample_texts(count: int = 256) -> list[str]:
     """`count` sentences of English prose that ship with Python (the language reference's
     topics in `pydoc_data`, else the docstrings of the built-ins): what an int8 file is
     checked on when no training texts are given."""
+    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
+        raise parameter_error(ParameterError, f"count must be an int >= 1, not {count!r}", "count", count)
     try:
         from pydoc_data.topics import topics
 
@@ -353,10 +392,26 @@ def sample_texts(count: int = 256) -> list[str]:
 
 
 def read_report(path: str | os.PathLike[str]) -> Int8Report | None:
-    """The `Int8Report` of an int8 file written by `quantize_int8`; None for another file."""
-    model = onnx.load(os.fspath(path), load_external_data=False)
+    """The `Int8Report` of an int8 file written by `quantize_int8`; None for another ONNX
+    file. A file that is not ONNX, or whose report does not read, is a ParameterError."""
+    model = _load(path, "path")
     found = next((p.value for p in model.metadata_props if p.key == METADATA_KEY), None)
     if found is None:
         return None
-    fields = json.loads(found)
-    return Int8Report(**{**fields, "kept_float": tuple(fields["kept_float"])})
+    try:
+        fields = json.loads(found)
+        return Int8Report(**{**fields, "kept_float": tuple(fields["kept_float"])})
+    except (ValueError, TypeError, KeyError) as e:
+        message = f"{os.fspath(path)}: its {METADATA_KEY} metadata is not an int8 report ({e})"
+        raise parameter_error(ParameterError, message, "path", path) from None
+
+
+def _load(path: str | os.PathLike[str], name: str) -> onnx.ModelProto:
+    """The ONNX model at `path` (the parameter `name`), without its external data."""
+    from google.protobuf.message import DecodeError  # onnx's own dependency
+
+    try:
+        return onnx.load(os.fspath(path), load_external_data=False)
+    except DecodeError:
+        message = f"{os.fspath(path)}: is not an ONNX model"
+        raise parameter_error(ParameterError, message, name, path) from None

@@ -339,15 +339,26 @@ def check_quantize(quantize: Any) -> Any:
 
 def codepoint_inputs(tokens: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
     """`codepoints` int64 (B, S, L) and `lengths` int64 (B, S) of a padded batch of token
-    strings (every row of `tokens` of one length), as `with_encoder`'s graph takes them.
+    strings (`tokens`: B rows of S str each), as `with_encoder`'s graph takes them.
 
     One UTF-32 encoding of all the tokens and one scatter: several times faster than a loop
     over the tokens in Python, so that the conversion takes little of a model's time."""
-    batch, seq = len(tokens), len(tokens[0]) if tokens else 0
+    if isinstance(tokens, str) or not isinstance(tokens, Sequence):
+        message = f"tokens must be a list of rows of token strings, not {type(tokens).__name__}"
+        raise parameter_error(ParameterTypeError, message, "tokens", tokens)
+    batch, seq = len(tokens), len(tokens[0]) if len(tokens) else 0
+    for i, row in enumerate(tokens):
+        if isinstance(row, str) or not isinstance(row, Sequence):
+            message = f"tokens[{i}] must be a row of token strings, not {type(row).__name__}"
+            raise parameter_error(ParameterTypeError, message, "tokens", row, index=i)
+        if len(row) != seq:
+            message = f"tokens[{i}] has {len(row)} tokens, tokens[0] {seq}: pad the rows to one length"
+            raise parameter_error(ParameterError, message, "tokens", row, index=i)
+        for j, token in enumerate(row):
+            if not isinstance(token, str):
+                message = f"tokens[{i}][{j}] must be a str, not {type(token).__name__}"
+                raise parameter_error(ParameterTypeError, message, "tokens", token, index=(i, j))
     flat = [t for row in tokens for t in row]
-    if len(flat) != batch * seq:
-        message = f"tokens must be {batch} rows of {seq} token strings, one padded batch"
-        raise parameter_error(ParameterError, message, "tokens", tokens)
     lengths = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
     points = np.frombuffer("".join(flat).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     width = int(lengths.max()) if len(flat) else 0

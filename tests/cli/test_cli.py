@@ -889,6 +889,9 @@ def test_cli_shrink_exports_an_int8_file_checked_on_the_training_texts(
         (["--int8"], "--int8 quantises the --onnx file: give --onnx FILE too"),
         (["--onnx", "{tmp}/missing/m.onnx"], "--onnx cannot save to {tmp}/missing/m.onnx: the directory"),
         (["--onnx", "{tmp}"], "--onnx {tmp}: is a directory"),
+        (["--onnx", "{tmp}/out/model.onnx"], "--onnx {tmp}/out/model.onnx: is inside -o {tmp}/out"),
+        (["--onnx", "{tmp}/out"], "--onnx {tmp}/out: is inside -o {tmp}/out"),
+        (["--onnx", ""], "--onnx the path is empty"),
     ],
 )
 def test_cli_shrink_export_flags_are_checked_before_training(

@@ -88,6 +88,11 @@ def test_no_int8_weight_can_saturate_a_cpu_without_vnni(files) -> None:
     ]
     assert weights and all(int(np.abs(w.astype(np.int32)).max()) <= 64 for w in weights)
     assert {n.op_type for n in model.graph.node} >= {"MatMulInteger", "DynamicQuantizeLinear"}
+    # and every weight matrix is int8 but those the report says were kept in float
+    floats = {t.name for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT and t.dims[1:]}
+    in_float = {n.name for n in model.graph.node if n.op_type in ("MatMul", "Gemm") and set(n.input) & floats}
+    report = read_report(int8)
+    assert report is not None and in_float == set(report.kept_float)
 
 
 def _qemu() -> str | None:
@@ -246,3 +251,100 @@ def test_export_warns_where_int8_cannot_reach_the_target(student, tokenizer, tmp
         export_model(student, tmp_path / "a.onnx", quantize="int8", tokenizer=tokenizer)
     with pytest.warns(Int8Warning, match="a.onnx|b.onnx"):
         export_model(student, tmp_path / "b.onnx", quantize="int8", tokenizer=tokenizer, min_cosine=1.0)
+
+
+def _small_graph(nameless: bool = False, output: str = "wide") -> onnx.ModelProto:
+    """x (N, 16) -> Gemm "g" -> Relu -> MatMul "m" -> y (N, 8), and MatMul "w" of a weight by
+    x (a constant first input, which the quantiser leaves in float) added in; `output`
+    "argmax" or "narrow" makes y an int64 or a (N, 1) output instead."""
+    rng = np.random.default_rng(0)
+    h = onnx.helper
+    inits = [
+        onnx.numpy_helper.from_array(rng.normal(size=(16, 16)).astype(np.float32), "G"),
+        onnx.numpy_helper.from_array(rng.normal(size=16).astype(np.float32), "C"),
+        onnx.numpy_helper.from_array(rng.normal(size=(16, 8)).astype(np.float32), "M"),
+        onnx.numpy_helper.from_array(rng.normal(size=(8, 8)).astype(np.float32), "W"),
+    ]
+    name = (lambda n: "") if nameless else (lambda n: n)
+    nodes = [
+        h.make_node("Gemm", ["x", "G", "C"], ["g"], name=name("g")),
+        h.make_node("Relu", ["g"], ["r"], name=name("r")),
+        h.make_node("MatMul", ["r", "M"], ["m"], name=name("m")),
+        h.make_node("Transpose", ["m"], ["mt"], name=name("t")),
+        h.make_node("MatMul", ["W", "mt"], ["wm"], name=name("w")),
+        h.make_node("Transpose", ["wm"], ["y"], name=name("y")),
+    ]
+    out = h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", 8])
+    if output == "argmax":
+        nodes.append(h.make_node("ArgMax", ["y"], ["z"], axis=1, keepdims=1, name=name("z")))
+        out = h.make_tensor_value_info("z", onnx.TensorProto.INT64, ["N", 1])
+    elif output == "narrow":
+        nodes.append(h.make_node("ReduceSum", ["y"], ["z"], keepdims=1, name=name("z")))
+        out = h.make_tensor_value_info("z", onnx.TensorProto.FLOAT, ["N", 1])
+    graph = h.make_graph(
+        nodes, "small", [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 16])], [out], inits
+    )
+    return h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+
+
+def _feeds(rows: int = 64) -> list[dict[str, np.ndarray]]:
+    x = np.random.default_rng(1).normal(size=(rows, 16)).astype(np.float32)
+    x[:, 0] *= 60.0  # an outlier channel, which uint8 activations lose the rest to
+    return [{"x": x}]
+
+
+def test_a_kept_gemm_stays_in_float_and_a_constant_first_input_is_not_counted(tmp_path) -> None:
+    report = quantize_int8(_small_graph(), tmp_path / "a.onnx", samples=_feeds(), min_cosine=0.0, keep=("g",))
+    model = onnx.load(str(tmp_path / "a.onnx"))
+    ops = {n.name: n.op_type for n in model.graph.node}
+    # the quantiser rewrites every Gemm as a MatMul and an Add; this one reads its float weight
+    assert ops.get("g_MatMul") == "MatMul" and "MatMulInteger" in ops.values()
+    weights = {i for n in model.graph.node if n.name == "g_MatMul" for i in n.input}
+    assert any(t.name in weights and t.data_type == onnx.TensorProto.FLOAT for t in model.graph.initializer)
+    # MatMul(W, x): the quantiser leaves it in float, so it is no node the search could keep
+    assert ops.get("w") == "MatMul" and report.met and report.kept_float == ()
+
+
+def test_what_the_search_keeps_is_the_better_file(tmp_path) -> None:
+    full = quantize_int8(_small_graph(), tmp_path / "full.onnx", samples=_feeds(), min_cosine=0.0)
+    with pytest.warns(Int8Warning):
+        strict = quantize_int8(_small_graph(), tmp_path / "strict.onnx", samples=_feeds(), min_cosine=1.0)
+    assert strict.mean_cosine >= full.mean_cosine and not strict.met
+    # the summary never rounds a shortfall up to its target
+    assert "1.0000000" not in strict.summary() and "below the target 1.0" in strict.summary()
+
+
+def test_graphs_no_cosine_can_check_are_refused(tmp_path) -> None:
+    for output, words in (("argmax", "is not a float tensor"), ("narrow", "has one value a row")):
+        with pytest.raises(ParameterError, match=words):
+            quantize_int8(_small_graph(output=output), tmp_path / "x.onnx", samples=_feeds())
+    with pytest.warns(Int8Warning, match="even with 0% of the weights kept in float"):
+        report = quantize_int8(
+            _small_graph(nameless=True), tmp_path / "x.onnx", samples=_feeds(), min_cosine=1
+        )
+    assert report.kept_float == ()  # unnamed nodes are quantised, never kept: no name says which
+    with pytest.raises(ParameterError, match=r"samples\[0\] has no rows"):
+        quantize_int8(_small_graph(), tmp_path / "x.onnx", samples=[{"x": np.zeros((0, 16), np.float32)}])
+    with pytest.raises(ParameterError, match="samples cannot be run by the float model"):
+        quantize_int8(_small_graph(), tmp_path / "x.onnx", samples=[{"x": np.zeros((2, 16), np.float64)}])
+    assert quantize_int8(
+        _small_graph(), tmp_path / "x.onnx", samples=_feeds(), min_cosine=np.float32(0.5)
+    ).met
+
+
+def test_a_zero_row_on_one_side_only_does_not_agree(tmp_path) -> None:
+    from hashembed.int8 import _Runner
+
+    runner = _Runner(_small_graph().SerializeToString(), _feeds(4))
+    runner.reference[1] = 0.0
+    cos = runner.cosines(_small_graph().SerializeToString())
+    assert cos[1] == 0.0 and cos[0] == pytest.approx(1.0)
+
+
+def test_read_report_names_a_file_that_is_not_onnx(tmp_path) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a model")
+    with pytest.raises(ParameterError, match=r"notes\.txt: is not an ONNX model"):
+        read_report(bad)
+    with pytest.raises(ParameterError, match="count must be an int >= 1"):
+        sample_texts(0)

@@ -110,6 +110,11 @@ def _check_flags(args: argparse.Namespace) -> None:
     if args.int8 and args.onnx is None:
         raise CLIError("--int8 quantises the --onnx file: give --onnx FILE too")
     if args.onnx is not None:
+        onnx_file, out = Path(args.onnx).resolve(), Path(args.output).resolve()
+        if onnx_file == out or out in onnx_file.parents:
+            # a save replaces its directory whole, and refuses to delete files it did not write
+            where = f"--onnx {args.onnx}: is inside -o {args.output}"
+            raise CLIError(f"{where}, which a save replaces whole: write it beside")
         try:
             check_file_target(args.onnx)
         except OSError as e:

@@ -16,8 +16,8 @@ from torch import nn
 
 from .._files import check_file_target, replacing
 from .._optional import optional
-from ..errors import ParameterError, parameter_error
-from ..int8 import MIN_COSINE, quantize_int8, sample_texts
+from ..errors import ParameterError, ParameterTypeError, parameter_error
+from ..int8 import MIN_COSINE, Int8Warning, check_min_cosine, quantize_int8, sample_texts
 from ..vocab import vocab_tokens
 from .batches import Encoder, text_list
 from .embedding import HashEmbedding, hash_layer, token_limit
@@ -109,23 +109,31 @@ def export_model(
 
     `quantize="int8"` stores the transformer's weights in int8 (`hashembed.int8`): about a
     quarter of the bytes and faster on CPUs. The int8 file is checked against the float
-    graph on `texts` (give the training texts; default a built-in sample of English prose),
-    tokenised by `tokenizer` (the model's: required for int8; at most 128 tokens a text):
+    graph on `texts` (give the training texts, of which the first 256 are used; default 256
+    sentences of English prose that ship with Python), tokenised by `tokenizer` (the
+    model's: required for int8; at most 128 tokens a text):
     nodes are kept in float until the mean cosine is at least `min_cosine`, and an
     `hashembed.int8.Int8Warning` says so where that cannot be reached.
     `hashembed.int8.read_report(path)` reads what was kept and the figures from the file.
     The hash sub-graph stays exact either way. `path` is checked before any work: a
     symbolic link is followed, and a directory, a missing or unwritable parent directory or
-    a link to nothing are refused.
+    a link to nothing are refused. The model's weights must be float32 (`model.float()`).
     """
     onnx = optional("onnx", "onnx", "export_model")
     from .. import onnx as graphs
 
     layer = hash_layer(model)
+    dtypes = {p.dtype for p in model.parameters()}
+    if dtypes != {torch.float32}:
+        held = ", ".join(sorted(str(d).rpartition(".")[2] for d in dtypes))
+        message = f"model has {held} weights: export_model exports float32 models (model.float())"
+        raise parameter_error(ParameterTypeError, message, "model", model)
     opset = graphs.check_opset(opset)
     quantize = graphs.check_quantize(quantize)
+    check_min_cosine(min_cosine)
     samples = None
     if quantize == "int8":
+        optional("onnxruntime.quantization", "int8", "export_model(quantize='int8')")
         samples = _samples(model, layer, tokenizer, texts)
     target = check_file_target(path)
     device = next(model.parameters()).device
@@ -142,7 +150,11 @@ def export_model(
         layer.embedder, encoder, opset=opset, deduplicate=bool(deduplicate), max_positions=token_limit(model)
     )
     if samples is not None:
-        quantize_int8(merged, path, samples=samples, min_cosine=min_cosine)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", Int8Warning)
+            quantize_int8(merged, path, samples=samples, min_cosine=min_cosine)
+        for w in caught:  # said again from here, so that it points at the caller's line
+            warnings.warn(w.message, w.category, stacklevel=2)
     else:
         with replacing(target, Path(os.fspath(path))) as temp:
             onnx.save(merged, str(temp))
