@@ -485,29 +485,17 @@ def test_pickled_student_layer_keeps_its_projection(teacher, tokenizer) -> None:
     assert torch.equal(clone(ids), layer(ids))
 
 
-class _FakeClock:
-    def __init__(self) -> None:
-        self.seconds = 0.0
+def test_the_learning_rate_warms_up_then_decays_to_zero(teacher, tokenizer) -> None:
+    """The Trainer's linear schedule: 5% of the steps of warm-up, then down to 0 at the end;
+    the input layer at INPUT_LR_SCALE times the rest."""
+    from hashembed.torch.distillation import INPUT_LR_SCALE
 
-    def read(self) -> tuple[float, float]:
-        return self.seconds, self.seconds
-
-
-def test_schedule_warms_up_decays_and_follows_a_time_budget() -> None:
-    from hashembed.torch.distillation import Schedule
-
-    clock = _FakeClock()
-    by_steps = Schedule(100, None, clock)
-    assert by_steps(0) == pytest.approx(0.2) and by_steps(5) == pytest.approx(1.0)
-    assert by_steps(50) == pytest.approx(0.5 / 0.95) and by_steps(100) == 0.0
-    clock.seconds = 1e9  # no budget: time does not count
-    assert by_steps(50) == pytest.approx(0.5 / 0.95)
-
-    by_time = Schedule(1_000_000, 60.0, clock)
-    clock.seconds = 30.0  # half the budget spent after 10 of a million steps
-    assert by_time.progress(10) == pytest.approx(0.5) and by_time(10) == pytest.approx(0.5 / 0.95)
-    clock.seconds = 60.0
-    assert by_time.progress(11) == 1.0 and by_time(11) == 0.0
+    history = tiny(teacher, tokenizer, steps=40, lr=1e-4).history
+    lrs = [h["lr"] for h in history]
+    assert [h["step"] for h in history] == list(range(1, 41))
+    assert lrs[1] == pytest.approx(1e-4) and lrs[0] == pytest.approx(5e-5)
+    assert lrs[-1] == 0.0 and lrs[20] == pytest.approx(1e-4 * 19 / 38)
+    assert all(h["input_lr"] == pytest.approx(INPUT_LR_SCALE * h["lr"]) for h in history)
 
 
 def test_the_first_bad_argument_is_the_one_named(teacher, tokenizer) -> None:

@@ -124,7 +124,7 @@ def shrink(
         status("shrink", "fitting the projection to the model's embedding table", config.progress)
         weights = token_weights(rows, len(tokens))
         r2 = layer.fit_projection(target, weights=weights)
-    result = train(model, student, lesson, rows, config)
+    result = train(model, student, lesson, config)
     result.projection_r2 = r2
     return result
 
