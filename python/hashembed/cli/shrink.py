@@ -63,6 +63,16 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--lr", type=float, default=None, metavar="LR", help="learning rate (shrink's default)")
     p.add_argument("--max-minutes", type=float, metavar="M", help="stop training after M minutes")
     p.add_argument("--out-dim", type=int, metavar="N", help="projection output (the student's hidden size)")
+    p.add_argument(
+        "--device",
+        metavar="DEVICE",
+        help="cpu, cuda, cuda:N or mps (default: CUDA if there is one, else MPS, else CPU)",
+    )
+    precision = p.add_mutually_exclusive_group()
+    precision.add_argument(
+        "--bf16", action="store_true", help="mixed precision in bfloat16 (CPU or a GPU that has it)"
+    )
+    precision.add_argument("--fp16", action="store_true", help="mixed precision in float16 (a GPU)")
     student = p.add_argument_group(
         "student size",
         "a smaller encoder of the teacher's family, initialised from it (default: the teacher's sizes; "
@@ -148,7 +158,8 @@ def _training(args: argparse.Namespace) -> dict[str, Any]:
     """shrink's training keywords (DistilConfig's fields) from the flags."""
     options: dict[str, Any] = {
         "steps": args.steps, "batch_size": args.batch_size, "max_length": args.max_length,
-        "seed": args.training_seed, "progress": not args.quiet,
+        "seed": args.training_seed, "progress": not args.quiet, "device": args.device, "bf16": args.bf16,
+        "fp16": args.fp16,
     }  # fmt: skip
     if args.lr is not None:
         options["lr"] = args.lr

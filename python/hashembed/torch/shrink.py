@@ -4,6 +4,7 @@ embeddings; the training itself is `distillation`'s."""
 from __future__ import annotations
 
 import copy
+import os
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -57,6 +58,12 @@ def shrink(
     init_projection: bool = True,
     eval_every: int | None = None,
     max_seconds: float | None = None,
+    device: str | None = None,
+    bf16: bool = False,
+    fp16: bool = False,
+    save_steps: int | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
     num_layers: int | None = None,
     hidden_size: int | None = None,
     intermediate_size: int | None = None,
@@ -83,6 +90,8 @@ def shrink(
     options = {
         "steps": steps, "batch_size": batch_size, "max_length": max_length, "lr": lr,
         "eval_every": eval_every, "max_seconds": max_seconds, "seed": seed, "progress": progress,
+        "device": device, "bf16": bf16, "fp16": fp16, "save_steps": save_steps,
+        "checkpoint_dir": checkpoint_dir, "resume": resume,
     }  # fmt: skip
     lesson, config = course(model, tokenizer, texts, eval_texts, options)
     init_projection = boolean("init_projection", init_projection)

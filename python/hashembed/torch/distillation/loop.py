@@ -5,9 +5,12 @@ history of the loss and the metrics."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,6 +22,7 @@ from .. import students
 from ..batches import Encoder, check_tokenizer, text_list
 from ..embedding import HashEmbedding, input_layer, parameter_count, token_limit
 from ..metrics import agreement, sentence_embeddings
+from . import checkpoints
 from .config import DEFAULT_LR, INPUT_LR_SCALE, WARMUP, DistilConfig
 from .result import ShrinkResult
 from .trainer import DistillationTrainer, Watch, no_dropout
@@ -127,22 +131,31 @@ def distil(
     seed: int = 0,
     eval_every: int | None = None,
     max_seconds: float | None = None,
+    device: str | None = None,
+    bf16: bool = False,
+    fp16: bool = False,
+    save_steps: int | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
 ) -> ShrinkResult:
     """Trains `student` (a transformers encoder with the teacher's hidden sizes and any input
     layer: `shrink` makes one, and docs/compression.md's baselines are others) to reproduce
     `teacher`, in place; returns a `ShrinkResult` with it.
 
-    Each of `steps` steps takes `batch_size` of `texts` (a seeded random order, reshuffled
-    once all are used), truncated to `max_length` tokens; the loss matches every hidden state
-    of the teacher (relative squared error) and its mean-pooled sentence embeddings (one minus
-    cosine). All student weights train, with AdamW at `lr` (the input layer, new, at 10x), a
-    5% warm-up and a linear decay to zero. Dropout is off: the target is the teacher's
-    deterministic output. On CPU the result is the same for the same `seed`.
+    Training is transformers' `Trainer` (`DistillationTrainer`), on `device` (default CUDA,
+    else MPS, else the CPU; the teacher runs there too and is put back after), in mixed
+    precision with `bf16` or `fp16`. Each of `steps` steps takes `batch_size` of `texts` (a
+    seeded random order, reshuffled once all are used), tokenised per batch and truncated to
+    `max_length` tokens; the loss matches every hidden state of the teacher (relative squared
+    error) and its mean-pooled sentence embeddings (one minus cosine), the teacher's computed
+    inside it without gradients. All student weights train, with AdamW at `lr` (the input
+    layer, new, at 10x), a 5% warm-up and a linear decay to zero, gradients clipped at norm
+    1. Dropout is off: the target is the teacher's deterministic output. On CPU the result
+    is the same for the same `seed`.
 
     `max_seconds` is a time budget: training ends when it is spent or after `steps`,
-    whichever comes first, and the warm-up and decay follow whichever is nearer its end, so a
-    run the budget cuts short has still decayed (its result then depends on the machine's
-    speed, not on the seed alone).
+    whichever comes first; the schedule follows the steps, so give steps the budget can hold
+    for the learning rate to have decayed when it ends.
 
     With `eval_texts`, `.metrics` compares the student's and the teacher's sentence
     embeddings of them (mean cosine, Spearman of pairwise similarities, nearest-neighbour
@@ -153,6 +166,8 @@ def distil(
     options = {
         "steps": steps, "batch_size": batch_size, "max_length": max_length, "lr": lr,
         "eval_every": eval_every, "max_seconds": max_seconds, "seed": seed, "progress": progress,
+        "device": device, "bf16": bf16, "fp16": fp16, "save_steps": save_steps,
+        "checkpoint_dir": checkpoint_dir, "resume": resume,
     }  # fmt: skip
     lesson, config = course(teacher, tokenizer, texts, eval_texts, options, student)
     return train(teacher, student, lesson, config)
@@ -161,12 +176,13 @@ def distil(
 def train(teacher: Any, student: Any, lesson: Course, config: DistilConfig) -> ShrinkResult:
     """`student` trained against `teacher` on the lesson's texts by `DistillationTrainer`,
     with the teacher in eval mode and its own mode restored afterwards."""
-    teacher_training = teacher.training
+    teacher_training, teacher_device = teacher.training, lesson.table.device
     teacher.eval()
     try:
         return _train(teacher, student, lesson, config)
     finally:
         teacher.train(teacher_training)
+        teacher.to(teacher_device)
 
 
 class _Texts(torch.utils.data.Dataset):
@@ -194,18 +210,23 @@ class _Collator:
 def _arguments(config: DistilConfig, device: torch.device, batch: int, out: str) -> Any:
     import transformers
 
+    if device.type == "cuda" and device.index is not None:
+        torch.cuda.set_device(device)  # the Trainer trains on the current CUDA device
     return transformers.TrainingArguments(
         output_dir=out, max_steps=config.steps, per_device_train_batch_size=batch,
         learning_rate=config.lr, warmup_steps=WARMUP, lr_scheduler_type="linear", weight_decay=0.01,
         max_grad_norm=1.0, seed=config.seed, data_seed=config.seed, logging_strategy="no",
-        save_strategy="no", report_to="none", disable_tqdm=True, remove_unused_columns=False,
-        use_cpu=device.type == "cpu", dataloader_drop_last=True, optim="adamw_torch",
+        report_to="none", disable_tqdm=True, remove_unused_columns=False,
+        use_cpu=device.type == "cpu", dataloader_drop_last=True, optim="adamw_torch", bf16=config.bf16,
+        fp16=config.fp16, save_strategy="no" if config.save_steps is None else "steps",
+        save_steps=config.save_steps or 500,
     )  # fmt: skip
 
 
 def _train(teacher: Any, student: Any, lesson: Course, config: DistilConfig) -> ShrinkResult:
     layer = student.get_input_embeddings()
-    device = lesson.table.device
+    device = torch.device(str(config.device))  # DistilConfig resolved None to a device
+    teacher.to(device)
     student.to(device)
     targets, initial = None, {}
 
@@ -225,7 +246,13 @@ def _train(teacher: Any, student: Any, lesson: Course, config: DistilConfig) -> 
     bar = Progress(
         config.steps * batch, label="shrink", unit="sentences", enabled=config.progress, min_interval=1.0
     )
-    with tempfile.TemporaryDirectory(prefix="hashembed-distil-") as out:
+    with contextlib.ExitStack() as stack:
+        if config.checkpoint_dir is None:
+            out = stack.enter_context(tempfile.TemporaryDirectory(prefix="hashembed-distil-"))
+        else:
+            out = str(config.checkpoint_dir)
+        run = checkpoints.fingerprint(teacher, student, layer.embedder, lesson.table)
+        start = checkpoints.prepare(Path(out), run, config.resume) if config.checkpoint_dir else None
         trainer = DistillationTrainer(
             teacher=teacher, matched=students.hidden_state_map(teacher, student),
             projection=students.output_projection(student), fast=list(layer.parameters()),
@@ -238,7 +265,7 @@ def _train(teacher: Any, student: Any, lesson: Course, config: DistilConfig) -> 
         )  # fmt: skip
         trainer.add_callback(watch)
         with bar, no_dropout(student):
-            trainer.train()
+            trainer.train(resume_from_checkpoint=None if start is None else str(start))
         done = trainer.state.global_step
     student.eval()
     seconds, cpu_seconds = watch.read()

@@ -64,9 +64,13 @@ class DistillationTrainer(transformers.Trainer):
         starts from a fit, not from pretraining, so has the most to learn) faster."""
         if self.optimizer is None:
             fresh = {id(p) for p in self.fast}
-            body = [p for p in self.model.parameters() if id(p) not in fresh and p.requires_grad]
+            trained: Any = self.model if model is None else model
+            body = [p for p in trained.parameters() if id(p) not in fresh and p.requires_grad]
             lr = self.args.learning_rate
-            groups = [{"params": body}, {"params": list(self.fast), "lr": lr * self.fast_scale}]
+            groups: list[dict[str, Any]] = [
+                {"params": body},
+                {"params": list(self.fast), "lr": lr * self.fast_scale},
+            ]
             self.optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=self.args.weight_decay)
         return self.optimizer
 
