@@ -33,7 +33,9 @@ _SIZES = {
     "num_attention_heads": "attention heads",
 }
 # shrink's parameters whose flag is not their name (--seed is the hash seed)
-_RENAMED = {"seed": "--training-seed", "max_seconds": "--max-minutes"}
+_RENAMED = {
+    "seed": "--training-seed", "max_seconds": "--max-minutes", "checkpoint_dir": "-o OUT_DIR/checkpoints"
+}  # fmt: skip
 
 
 def _flag(name: str) -> str:
@@ -67,6 +69,13 @@ def add_parser(sub: Any) -> None:
         "--device",
         metavar="DEVICE",
         help="cpu, cuda, cuda:N or mps (default: CUDA if there is one, else MPS, else CPU)",
+    )
+    p.add_argument(
+        "--save-steps", type=int, metavar="N",
+        help="write a checkpoint every N steps into OUT_DIR/checkpoints (the save keeps them)",
+    )  # fmt: skip
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the latest checkpoint in OUT_DIR/checkpoints"
     )
     precision = p.add_mutually_exclusive_group()
     precision.add_argument(
@@ -116,7 +125,7 @@ def _lines(path: str, flag: str) -> list[str]:
 
 def _check_flags(args: argparse.Namespace) -> None:
     """The flags that need no model, checked before torch is imported and named as flags."""
-    check_positive(args, "--steps", "--batch-size", "--out-dim", *map(_flag, _SIZES))
+    check_positive(args, "--steps", "--batch-size", "--out-dim", "--save-steps", *map(_flag, _SIZES))
     if args.int8 and args.onnx is None:
         raise CLIError("--int8 quantises the --onnx file: give --onnx FILE too")
     if args.onnx is not None:
@@ -159,8 +168,10 @@ def _training(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {
         "steps": args.steps, "batch_size": args.batch_size, "max_length": args.max_length,
         "seed": args.training_seed, "progress": not args.quiet, "device": args.device, "bf16": args.bf16,
-        "fp16": args.fp16,
+        "fp16": args.fp16, "save_steps": args.save_steps, "resume": args.resume,
     }  # fmt: skip
+    if args.save_steps is not None or args.resume:
+        options["checkpoint_dir"] = str(Path(args.output) / "checkpoints")
     if args.lr is not None:
         options["lr"] = args.lr
     if args.max_minutes is not None:
@@ -220,6 +231,11 @@ def cmd_shrink(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise CLIError(str(missing(e, "torch", "hashembed shrink"))) from None
     target = saving.check_target(args.output)
+    if args.resume:
+        from ..torch.distillation.checkpoints import latest
+
+        if latest(target / saving.CHECKPOINTS) is None:
+            raise CLIError(f"--resume: {target / saving.CHECKPOINTS} holds no checkpoint to resume from")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     transformers.utils.logging.disable_progress_bar()  # one bar, ours
     unloadable = f"MODEL_DIR {args.model}: cannot be loaded as a transformers model"

@@ -265,7 +265,17 @@ def _train(teacher: Any, student: Any, lesson: Course, config: DistilConfig) -> 
         )  # fmt: skip
         trainer.add_callback(watch)
         with bar, no_dropout(student):
-            trainer.train(resume_from_checkpoint=None if start is None else str(start))
+            try:
+                trainer.train(resume_from_checkpoint=None if start is None else str(start))
+            except KeyboardInterrupt:
+                if config.save_steps is None or trainer.state.global_step == 0:
+                    raise
+                # what was trained is kept, where a resume finds it (the Trainer's own writer)
+                trainer._save_checkpoint(student, trial=None)
+                kept = Path(out) / f"checkpoint-{trainer.state.global_step}"
+                raise KeyboardInterrupt(
+                    f"interrupted at step {trainer.state.global_step}; saved {kept}"
+                ) from None
         done = trainer.state.global_step
     student.eval()
     seconds, cpu_seconds = watch.read()
