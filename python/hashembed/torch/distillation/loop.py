@@ -207,13 +207,21 @@ class _Collator:
         return {"input_ids": ids, "attention_mask": mask}
 
 
+def _world() -> tuple[int, int]:
+    """(this process's rank, how many processes train): (0, 1) unless launched by torchrun
+    or accelerate launch, which set RANK and WORLD_SIZE."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def _arguments(config: DistilConfig, device: torch.device, batch: int, out: str) -> Any:
     import transformers
 
-    if device.type == "cuda" and device.index is not None:
+    if device.type == "cuda" and device.index is not None and _world()[1] == 1:
         torch.cuda.set_device(device)  # the Trainer trains on the current CUDA device
+    world = _world()[1]
     return transformers.TrainingArguments(
-        output_dir=out, max_steps=config.steps, per_device_train_batch_size=batch,
+        output_dir=out, max_steps=config.steps, per_device_train_batch_size=batch // world,
+        ddp_backend="gloo" if world > 1 and device.type == "cpu" else None,
         learning_rate=config.lr, warmup_steps=WARMUP, lr_scheduler_type="linear", weight_decay=0.01,
         max_grad_norm=1.0, seed=config.seed, data_seed=config.seed, logging_strategy="no",
         report_to="none", disable_tqdm=True, remove_unused_columns=False,
@@ -226,26 +234,32 @@ def _arguments(config: DistilConfig, device: torch.device, batch: int, out: str)
 def _train(teacher: Any, student: Any, lesson: Course, config: DistilConfig) -> ShrinkResult:
     layer = student.get_input_embeddings()
     device = torch.device(str(config.device))  # DistilConfig resolved None to a device
+    rank, world = _world()
+    batch = min(config.batch_size, len(lesson.texts))
+    if batch % world:
+        message = f"batch_size={batch} (the global batch) does not split over {world} processes"
+        raise parameter_error(ParameterError, message, "batch_size", config.batch_size)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))  # each process its GPU
     teacher.to(device)
     student.to(device)
+    # one process evaluates and draws the bar; all train
+    shown = config.progress and rank == 0
     targets, initial = None, {}
 
     def embed(model: Any) -> Any:
         return sentence_embeddings(model, lesson.encoder, lesson.eval_texts or [])
 
-    if lesson.eval_texts is not None:
+    if lesson.eval_texts is not None and rank == 0:
         what = f"evaluating the teacher and the untrained student on {len(lesson.eval_texts):,} texts"
-        status("shrink", what, config.progress)
+        status("shrink", what, shown)
         targets = embed(teacher)
         initial = agreement(embed(student), targets)
 
     def evaluate() -> dict[str, float]:
         return {} if targets is None else agreement(embed(student), targets)
 
-    batch = min(config.batch_size, len(lesson.texts))
-    bar = Progress(
-        config.steps * batch, label="shrink", unit="sentences", enabled=config.progress, min_interval=1.0
-    )
+    bar = Progress(config.steps * batch, label="shrink", unit="sentences", enabled=shown, min_interval=1.0)
     with contextlib.ExitStack() as stack:
         if config.checkpoint_dir is None:
             out = stack.enter_context(tempfile.TemporaryDirectory(prefix="hashembed-distil-"))
@@ -281,7 +295,7 @@ def _train(teacher: Any, student: Any, lesson: Course, config: DistilConfig) -> 
     seconds, cpu_seconds = watch.read()
     history = watch.history
     if lesson.eval_texts is not None:
-        status("shrink", f"evaluating the student on {len(lesson.eval_texts):,} texts", config.progress)
+        status("shrink", f"evaluating the student on {len(lesson.eval_texts):,} texts", shown)
     metrics = evaluate()
     if metrics and config.eval_every is not None:
         loss = trainer.last_loss
