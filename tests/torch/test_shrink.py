@@ -622,3 +622,20 @@ def test_checkpoints_of_another_run_are_refused_naming_what_differs(teacher, tok
         tiny(teacher, tokenizer, steps=4, checkpoint_dir=checkpoints, resume=True)
     with pytest.raises(ParameterError, match="save_steps needs checkpoint_dir"):
         tiny(teacher, tokenizer, steps=4, save_steps=2)
+
+
+def test_logging_goes_to_the_history_and_the_chosen_integrations_only(
+    teacher, tokenizer, tmp_path, capsys
+) -> None:
+    from transformers.integrations import get_available_reporting_integrations
+
+    result = tiny(teacher, tokenizer, steps=6, logging_steps=2)
+    assert [h["step"] for h in result.history] == [2, 4, 6]
+    assert capsys.readouterr().out == ""  # the Trainer prints no log lines of its own
+    with pytest.raises(ParameterError, match="report_to needs checkpoint_dir"):
+        tiny(teacher, tokenizer, steps=1, report_to="all")
+    missing = next(
+        n for n in ("wandb", "tensorboard", "mlflow") if n not in get_available_reporting_integrations()
+    )
+    with pytest.raises(ParameterError, match=f"report_to='{missing}' is not installed"):
+        tiny(teacher, tokenizer, steps=1, report_to=missing, checkpoint_dir=tmp_path)

@@ -77,6 +77,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--resume", action="store_true", help="continue from the latest checkpoint in OUT_DIR/checkpoints"
     )
+    p.add_argument(
+        "--logging-steps", type=int, metavar="N", help="log the loss and learning rate every N steps (1%%)"
+    )
+    p.add_argument(
+        "--report-to", nargs="+", metavar="NAME",
+        help="the Trainer's integrations to log to (tensorboard, wandb, ...), into OUT_DIR/checkpoints",
+    )  # fmt: skip
     precision = p.add_mutually_exclusive_group()
     precision.add_argument(
         "--bf16", action="store_true", help="mixed precision in bfloat16 (CPU or a GPU that has it)"
@@ -125,7 +132,8 @@ def _lines(path: str, flag: str) -> list[str]:
 
 def _check_flags(args: argparse.Namespace) -> None:
     """The flags that need no model, checked before torch is imported and named as flags."""
-    check_positive(args, "--steps", "--batch-size", "--out-dim", "--save-steps", *map(_flag, _SIZES))
+    check_positive(args, "--steps", "--batch-size", "--out-dim", "--save-steps", "--logging-steps")
+    check_positive(args, *map(_flag, _SIZES))
     if args.int8 and args.onnx is None:
         raise CLIError("--int8 quantises the --onnx file: give --onnx FILE too")
     if args.onnx is not None:
@@ -169,8 +177,9 @@ def _training(args: argparse.Namespace) -> dict[str, Any]:
         "steps": args.steps, "batch_size": args.batch_size, "max_length": args.max_length,
         "seed": args.training_seed, "progress": not args.quiet, "device": args.device, "bf16": args.bf16,
         "fp16": args.fp16, "save_steps": args.save_steps, "resume": args.resume,
+        "logging_steps": args.logging_steps, "report_to": args.report_to or "none",
     }  # fmt: skip
-    if args.save_steps is not None or args.resume:
+    if args.save_steps is not None or args.resume or args.report_to:
         options["checkpoint_dir"] = str(Path(args.output) / "checkpoints")
     if args.lr is not None:
         options["lr"] = args.lr

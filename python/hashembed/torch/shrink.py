@@ -64,6 +64,8 @@ def shrink(
     save_steps: int | None = None,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
+    logging_steps: int | None = None,
+    report_to: str | list[str] = "none",
     num_layers: int | None = None,
     hidden_size: int | None = None,
     intermediate_size: int | None = None,
@@ -91,7 +93,8 @@ def shrink(
         "steps": steps, "batch_size": batch_size, "max_length": max_length, "lr": lr,
         "eval_every": eval_every, "max_seconds": max_seconds, "seed": seed, "progress": progress,
         "device": device, "bf16": bf16, "fp16": fp16, "save_steps": save_steps,
-        "checkpoint_dir": checkpoint_dir, "resume": resume,
+        "checkpoint_dir": checkpoint_dir, "resume": resume, "logging_steps": logging_steps,
+        "report_to": report_to,
     }  # fmt: skip
     lesson, config = course(model, tokenizer, texts, eval_texts, options)
     init_projection = boolean("init_projection", init_projection)

@@ -45,6 +45,10 @@ def _int(name: str, value: Any, minimum: int) -> int:
     return n
 
 
+def _optional_count(name: str, value: Any) -> int | None:
+    return None if value is None else _int(name, value, 1)
+
+
 def _positive_float(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         message = f"{name} must be a finite number > 0, not {type(value).__name__}"
@@ -117,6 +121,23 @@ def _device(value: Any) -> str:
     return str(device)
 
 
+def _report_to(value: Any) -> str | list[str]:
+    """The Trainer's `report_to`: "none", "all", an integration's name or a list of them."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        message = f"report_to must be a str or a list of str, not {type(value).__name__}"
+        raise parameter_error(ParameterTypeError, message, "report_to", value)
+    from transformers.integrations import get_available_reporting_integrations
+
+    known = {"none", "all", *get_available_reporting_integrations()}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        have = ", ".join(sorted(known))
+        message = f"report_to={unknown[0]!r} is not installed or not an integration: one of {have}"
+        raise parameter_error(ParameterError, message, "report_to", value)
+    return value if isinstance(value, str) else list(value)
+
+
 def _directory(value: Any) -> str | None:
     if value is None:
         return None
@@ -161,7 +182,10 @@ class DistilConfig:
     student's weights stay float32): bf16 on the CPU or a GPU that has it, fp16 on a GPU.
     Every `save_steps` steps a checkpoint is written into `checkpoint_dir`
     (`checkpoint-N/`: the student, optimiser, scheduler, data position and RNG states);
-    `resume` continues from its latest.
+    `resume` continues from its latest. The loss and learning rate are logged every
+    `logging_steps` steps (default: every 1% of the steps) into `.history` and to the
+    Trainer's `report_to` integrations ("tensorboard", "wandb", ...: they write into
+    `checkpoint_dir`).
     """
 
     steps: int = 1000
@@ -178,6 +202,8 @@ class DistilConfig:
     save_steps: int | None = None
     checkpoint_dir: str | os.PathLike[str] | None = None
     resume: bool = False
+    logging_steps: int | None = None
+    report_to: str | list[str] = "none"
 
     def __post_init__(self) -> None:
         budget = self.max_seconds
@@ -186,21 +212,25 @@ class DistilConfig:
             "batch_size": _int("batch_size", self.batch_size, 1),
             "max_length": _int("max_length", self.max_length, 2),
             "lr": _positive_float("lr", self.lr),
-            "eval_every": None if self.eval_every is None else _int("eval_every", self.eval_every, 1),
+            "eval_every": _optional_count("eval_every", self.eval_every),
             "max_seconds": None if budget is None else _positive_float("max_seconds", budget),
             "seed": _seed(self.seed),
             "progress": boolean("progress", self.progress),
             "device": _device(self.device),
             "bf16": boolean("bf16", self.bf16),
             "fp16": boolean("fp16", self.fp16),
-            "save_steps": None if self.save_steps is None else _int("save_steps", self.save_steps, 1),
+            "save_steps": _optional_count("save_steps", self.save_steps),
             "checkpoint_dir": _directory(self.checkpoint_dir),
             "resume": boolean("resume", self.resume),
+            "logging_steps": None
+            if self.logging_steps is None
+            else _int("logging_steps", self.logging_steps, 1),
+            "report_to": _report_to(self.report_to),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)  # frozen: set once, here
         _check_precision(str(self.device), bool(self.bf16), bool(self.fp16))
-        for name in ("save_steps", "resume"):
-            if getattr(self, name) not in (None, False) and self.checkpoint_dir is None:
+        for name in ("save_steps", "resume", "report_to"):
+            if getattr(self, name) not in (None, False, "none", []) and self.checkpoint_dir is None:
                 message = f"{name} needs checkpoint_dir, the directory the checkpoints go to"
                 raise parameter_error(ParameterError, message, "checkpoint_dir", None)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import transformers
 from torch import nn
 
 from ...errors import ParameterError, ParameterTypeError, parameter_error
@@ -137,6 +138,8 @@ def distil(
     save_steps: int | None = None,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
+    logging_steps: int | None = None,
+    report_to: str | list[str] = "none",
 ) -> ShrinkResult:
     """Trains `student` (a transformers encoder with the teacher's hidden sizes and any input
     layer: `shrink` makes one, and docs/compression.md's baselines are others) to reproduce
@@ -167,7 +170,8 @@ def distil(
         "steps": steps, "batch_size": batch_size, "max_length": max_length, "lr": lr,
         "eval_every": eval_every, "max_seconds": max_seconds, "seed": seed, "progress": progress,
         "device": device, "bf16": bf16, "fp16": fp16, "save_steps": save_steps,
-        "checkpoint_dir": checkpoint_dir, "resume": resume,
+        "checkpoint_dir": checkpoint_dir, "resume": resume, "logging_steps": logging_steps,
+        "report_to": report_to,
     }  # fmt: skip
     lesson, config = course(teacher, tokenizer, texts, eval_texts, options, student)
     return train(teacher, student, lesson, config)
@@ -207,6 +211,10 @@ class _Collator:
         return {"input_ids": ids, "attention_mask": mask}
 
 
+def _log_every(config: DistilConfig) -> int:
+    return config.logging_steps or max(1, config.steps // 100)
+
+
 def _world() -> tuple[int, int]:
     """(this process's rank, how many processes train): (0, 1) unless launched by torchrun
     or accelerate launch, which set RANK and WORLD_SIZE."""
@@ -214,8 +222,6 @@ def _world() -> tuple[int, int]:
 
 
 def _arguments(config: DistilConfig, device: torch.device, batch: int, out: str) -> Any:
-    import transformers
-
     if device.type == "cuda" and device.index is not None and _world()[1] == 1:
         torch.cuda.set_device(device)  # the Trainer trains on the current CUDA device
     world = _world()[1]
@@ -223,8 +229,9 @@ def _arguments(config: DistilConfig, device: torch.device, batch: int, out: str)
         output_dir=out, max_steps=config.steps, per_device_train_batch_size=batch // world,
         ddp_backend="gloo" if world > 1 and device.type == "cpu" else None,
         learning_rate=config.lr, warmup_steps=WARMUP, lr_scheduler_type="linear", weight_decay=0.01,
-        max_grad_norm=1.0, seed=config.seed, data_seed=config.seed, logging_strategy="no",
-        report_to="none", disable_tqdm=True, remove_unused_columns=False,
+        max_grad_norm=1.0, seed=config.seed, data_seed=config.seed, logging_strategy="steps",
+        logging_steps=_log_every(config), report_to=config.report_to, disable_tqdm=True,
+        remove_unused_columns=False,
         use_cpu=device.type == "cpu", dataloader_drop_last=True, optim="adamw_torch", bf16=config.bf16,
         fp16=config.fp16, save_strategy="no" if config.save_steps is None else "steps",
         save_steps=config.save_steps or 500,
@@ -275,9 +282,11 @@ def _train(teacher: Any, student: Any, lesson: Course, config: DistilConfig) -> 
         )  # fmt: skip
         watch = Watch(
             max_seconds=config.max_seconds, eval_every=config.eval_every, evaluate=evaluate,
-            loss=lambda: trainer.last_loss, log_every=max(1, config.steps // 100), bar=bar, batch_size=batch,
+            loss=lambda: trainer.last_loss, log_every=_log_every(config), bar=bar, batch_size=batch,
         )  # fmt: skip
         trainer.add_callback(watch)
+        # the logs go to report_to's integrations and the history; the bar is the one display
+        trainer.remove_callback(transformers.trainer_callback.PrinterCallback)
         with bar, no_dropout(student):
             try:
                 trainer.train(resume_from_checkpoint=None if start is None else str(start))
