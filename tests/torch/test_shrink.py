@@ -639,3 +639,24 @@ def test_logging_goes_to_the_history_and_the_chosen_integrations_only(
     )
     with pytest.raises(ParameterError, match=f"report_to='{missing}' is not installed"):
         tiny(teacher, tokenizer, steps=1, report_to=missing, checkpoint_dir=tmp_path)
+
+
+def test_an_interrupt_keeps_a_checkpoint_of_what_was_trained(
+    teacher, tokenizer, tmp_path, monkeypatch
+) -> None:
+    from hashembed.torch.distillation import trainer
+
+    ended = trainer.Watch.on_step_end
+
+    def interrupted(self, args, state, control, **kwargs):
+        ended(self, args, state, control, **kwargs)
+        if state.global_step == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer.Watch, "on_step_end", interrupted)
+    checkpoints = tmp_path / "checkpoints"
+    with pytest.raises(KeyboardInterrupt, match=r"interrupted at step 3; saved .*checkpoint-3"):
+        tiny(teacher, tokenizer, steps=8, save_steps=2, checkpoint_dir=checkpoints)
+    assert sorted(p.name for p in checkpoints.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-3"]
+    monkeypatch.setattr(trainer.Watch, "on_step_end", ended)
+    assert tiny(teacher, tokenizer, steps=8, save_steps=2, checkpoint_dir=checkpoints, resume=True).steps == 8
