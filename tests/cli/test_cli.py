@@ -903,3 +903,26 @@ def test_cli_shrink_export_flags_are_checked_before_training(
     (error,) = capsys.readouterr().err.splitlines()
     assert error.startswith(f"hashembed: error: {message.format(tmp=tmp_path)}"), error
     assert not out.exists()
+
+
+def test_cli_shrink_checkpoints_into_the_output_and_resumes(
+    shrink_dirs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hashembed.torch import load
+
+    out = tmp_path / "out"
+    assert cli.main([*_shrink_argv(shrink_dirs, "float32", out, "--save-steps", "1"), "-q"]) == 0
+    checkpoints = out / "checkpoints"
+    assert sorted(p.name for p in checkpoints.glob("checkpoint-*")) == ["checkpoint-1"]
+    load(out)  # the save beside its checkpoints
+    # three steps in all: the resumed run trains steps 2 and 3, and the save keeps the checkpoints
+    argv = [*_shrink_argv(shrink_dirs, "float32", out, "--save-steps", "1", "--resume"), "-q"]
+    argv[argv.index("--steps") + 1] = "3"
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    assert sorted(p.name for p in checkpoints.glob("checkpoint-*")) == [f"checkpoint-{i}" for i in (1, 2, 3)]
+    load(out)
+    capsys.readouterr()
+    other = tmp_path / "other"
+    assert cli.main(_shrink_argv(shrink_dirs, "float32", other, "--resume")) == 2
+    (error,) = capsys.readouterr().err.splitlines()[-1:]
+    assert "--resume:" in error and "holds no checkpoint" in error and not other.exists()

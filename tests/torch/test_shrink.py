@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import re
 import subprocess
@@ -485,29 +486,17 @@ def test_pickled_student_layer_keeps_its_projection(teacher, tokenizer) -> None:
     assert torch.equal(clone(ids), layer(ids))
 
 
-class _FakeClock:
-    def __init__(self) -> None:
-        self.seconds = 0.0
+def test_the_learning_rate_warms_up_then_decays_to_zero(teacher, tokenizer) -> None:
+    """The Trainer's linear schedule: 5% of the steps of warm-up, then down to 0 at the end;
+    the input layer at INPUT_LR_SCALE times the rest."""
+    from hashembed.torch.distillation import INPUT_LR_SCALE
 
-    def read(self) -> tuple[float, float]:
-        return self.seconds, self.seconds
-
-
-def test_schedule_warms_up_decays_and_follows_a_time_budget() -> None:
-    from hashembed.torch.distillation import Schedule
-
-    clock = _FakeClock()
-    by_steps = Schedule(100, None, clock)
-    assert by_steps(0) == pytest.approx(0.2) and by_steps(5) == pytest.approx(1.0)
-    assert by_steps(50) == pytest.approx(0.5 / 0.95) and by_steps(100) == 0.0
-    clock.seconds = 1e9  # no budget: time does not count
-    assert by_steps(50) == pytest.approx(0.5 / 0.95)
-
-    by_time = Schedule(1_000_000, 60.0, clock)
-    clock.seconds = 30.0  # half the budget spent after 10 of a million steps
-    assert by_time.progress(10) == pytest.approx(0.5) and by_time(10) == pytest.approx(0.5 / 0.95)
-    clock.seconds = 60.0
-    assert by_time.progress(11) == 1.0 and by_time(11) == 0.0
+    history = tiny(teacher, tokenizer, steps=40, lr=1e-4).history
+    lrs = [h["lr"] for h in history]
+    assert [h["step"] for h in history] == list(range(1, 41))
+    assert lrs[1] == pytest.approx(1e-4) and lrs[0] == pytest.approx(5e-5)
+    assert lrs[-1] == 0.0 and lrs[20] == pytest.approx(1e-4 * 19 / 38)
+    assert all(h["input_lr"] == pytest.approx(INPUT_LR_SCALE * h["lr"]) for h in history)
 
 
 def test_the_first_bad_argument_is_the_one_named(teacher, tokenizer) -> None:
@@ -546,3 +535,128 @@ def test_shrink_and_distil_take_every_training_option_of_distil_config() -> None
         params = inspect.signature(function).parameters
         assert {name: params[name].default for name in options} == options, function.__name__
         assert all(params[name].kind is inspect.Parameter.KEYWORD_ONLY for name in options)
+
+
+def test_devices_and_precisions_are_checked_before_any_work() -> None:
+    from hashembed.torch import DistilConfig
+
+    mps = torch.backends.mps.is_available()
+    assert DistilConfig().device == ("cuda" if torch.cuda.is_available() else "mps" if mps else "cpu")
+    assert DistilConfig(device="cpu").device == "cpu"
+    cases = [
+        ({"device": "tpu"}, ParameterError, "device", "is not a device"),
+        ({"device": 0}, ParameterTypeError, "device", "must be a str"),
+        ({"device": "cpu", "fp16": True}, ParameterError, "fp16", "needs a GPU"),
+        ({"device": "cpu", "bf16": True, "fp16": True}, ParameterError, "fp16", "pass one"),
+        ({"bf16": "yes"}, ParameterTypeError, "bf16", "must be a bool"),
+    ]
+    if not torch.cuda.is_available():
+        cases.append(({"device": "cuda"}, ParameterError, "device", "has no CUDA device"))
+    for options, error, parameter, words in cases:
+        with pytest.raises(error, match=words) as info:
+            DistilConfig(**options)
+        assert info.value.parameter == parameter, options
+
+
+def test_bf16_on_the_cpu_trains_float32_weights(teacher, tokenizer) -> None:
+    result = tiny(teacher, tokenizer, steps=3, device="cpu", bf16=True, eval_texts=EVAL[:8])
+    assert {p.dtype for p in result.model.parameters()} == {torch.float32}
+    assert result.steps == 3 and math.isfinite(result.history[-1]["loss"])
+    assert next(teacher.parameters()).device.type == "cpu"
+
+
+_KILLED = """
+import os, signal, sys
+sys.path.insert(0, sys.argv[1])
+import transformers
+from _data import minilm_dir
+from hashembed.torch.distillation import trainer
+from tiny_models import seeded_bert, tiny
+
+ended = trainer.Watch.on_step_end
+
+def killed(self, args, state, control, **kwargs):
+    ended(self, args, state, control, **kwargs)
+    if state.global_step == int(sys.argv[3]):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+trainer.Watch.on_step_end = killed
+tokenizer = transformers.AutoTokenizer.from_pretrained(str(minilm_dir()), local_files_only=True)
+tiny(seeded_bert(2, 32, 64, 128), tokenizer, steps=8, save_steps=2, checkpoint_dir=sys.argv[2])
+"""
+
+
+def test_a_run_killed_and_resumed_ends_with_the_weights_of_one_never_stopped(
+    teacher, tokenizer, tmp_path
+) -> None:
+    """SIGKILL after step 5 (the last checkpoint at step 4), then resume: bit-identical on
+    CPU to eight steps in one go."""
+    checkpoints = tmp_path / "checkpoints"
+    tests = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-c", _KILLED, tests, str(checkpoints), "5"], capture_output=True)
+    assert done.returncode == -9, done.stderr[-2000:]
+    assert sorted(p.name for p in checkpoints.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+    resumed = tiny(teacher, tokenizer, steps=8, save_steps=2, checkpoint_dir=checkpoints, resume=True)
+    whole = tiny(teacher, tokenizer, steps=8)
+    assert resumed.steps == whole.steps == 8
+    got, want = resumed.model.state_dict(), whole.model.state_dict()
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+
+
+def test_checkpoints_of_another_run_are_refused_naming_what_differs(teacher, tokenizer, tmp_path) -> None:
+    checkpoints = tmp_path / "checkpoints"
+    with pytest.raises(ParameterError, match="holds no checkpoint") as info:
+        tiny(teacher, tokenizer, steps=2, checkpoint_dir=checkpoints, resume=True)
+    assert info.value.parameter == "resume"
+    tiny(teacher, tokenizer, steps=2, save_steps=2, checkpoint_dir=checkpoints)
+    with pytest.raises(ParameterError, match=r"checkpoints of an earlier run \(checkpoint-2\).*--resume"):
+        tiny(teacher, tokenizer, steps=2, save_steps=2, checkpoint_dir=checkpoints)
+    with pytest.raises(ParameterError, match=r"another run \(student hidden_size: 32 in the checkpoints, 16"):
+        tiny(teacher, tokenizer, steps=4, checkpoint_dir=checkpoints, resume=True, hidden_size=16)
+    with pytest.raises(ParameterError, match=r"another run \(embedder dim"):
+        other = hashembed.HashEmbedder.preset("robust", dim=48)
+        tiny(teacher, tokenizer, steps=4, checkpoint_dir=checkpoints, resume=True, embedder=other)
+    weights = checkpoints / "checkpoint-2" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(ParameterError, match=r"checkpoint-2: is damaged"):
+        tiny(teacher, tokenizer, steps=4, checkpoint_dir=checkpoints, resume=True)
+    with pytest.raises(ParameterError, match="save_steps needs checkpoint_dir"):
+        tiny(teacher, tokenizer, steps=4, save_steps=2)
+
+
+def test_logging_goes_to_the_history_and_the_chosen_integrations_only(
+    teacher, tokenizer, tmp_path, capsys
+) -> None:
+    from transformers.integrations import get_available_reporting_integrations
+
+    result = tiny(teacher, tokenizer, steps=6, logging_steps=2)
+    assert [h["step"] for h in result.history] == [2, 4, 6]
+    assert capsys.readouterr().out == ""  # the Trainer prints no log lines of its own
+    with pytest.raises(ParameterError, match="report_to needs checkpoint_dir"):
+        tiny(teacher, tokenizer, steps=1, report_to="all")
+    missing = next(
+        n for n in ("wandb", "tensorboard", "mlflow") if n not in get_available_reporting_integrations()
+    )
+    with pytest.raises(ParameterError, match=f"report_to='{missing}' is not installed"):
+        tiny(teacher, tokenizer, steps=1, report_to=missing, checkpoint_dir=tmp_path)
+
+
+def test_an_interrupt_keeps_a_checkpoint_of_what_was_trained(
+    teacher, tokenizer, tmp_path, monkeypatch
+) -> None:
+    from hashembed.torch.distillation import trainer
+
+    ended = trainer.Watch.on_step_end
+
+    def interrupted(self, args, state, control, **kwargs):
+        ended(self, args, state, control, **kwargs)
+        if state.global_step == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer.Watch, "on_step_end", interrupted)
+    checkpoints = tmp_path / "checkpoints"
+    with pytest.raises(KeyboardInterrupt, match=r"interrupted at step 3; saved .*checkpoint-3"):
+        tiny(teacher, tokenizer, steps=8, save_steps=2, checkpoint_dir=checkpoints)
+    assert sorted(p.name for p in checkpoints.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-3"]
+    monkeypatch.setattr(trainer.Watch, "on_step_end", ended)
+    assert tiny(teacher, tokenizer, steps=8, save_steps=2, checkpoint_dir=checkpoints, resume=True).steps == 8

@@ -33,7 +33,9 @@ _SIZES = {
     "num_attention_heads": "attention heads",
 }
 # shrink's parameters whose flag is not their name (--seed is the hash seed)
-_RENAMED = {"seed": "--training-seed", "max_seconds": "--max-minutes"}
+_RENAMED = {
+    "seed": "--training-seed", "max_seconds": "--max-minutes", "checkpoint_dir": "-o OUT_DIR/checkpoints"
+}  # fmt: skip
 
 
 def _flag(name: str) -> str:
@@ -63,6 +65,30 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--lr", type=float, default=None, metavar="LR", help="learning rate (shrink's default)")
     p.add_argument("--max-minutes", type=float, metavar="M", help="stop training after M minutes")
     p.add_argument("--out-dim", type=int, metavar="N", help="projection output (the student's hidden size)")
+    p.add_argument(
+        "--device",
+        metavar="DEVICE",
+        help="cpu, cuda, cuda:N or mps (default: CUDA if there is one, else MPS, else CPU)",
+    )
+    p.add_argument(
+        "--save-steps", type=int, metavar="N",
+        help="write a checkpoint every N steps into OUT_DIR/checkpoints (the save keeps them)",
+    )  # fmt: skip
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the latest checkpoint in OUT_DIR/checkpoints"
+    )
+    p.add_argument(
+        "--logging-steps", type=int, metavar="N", help="log the loss and learning rate every N steps (1%%)"
+    )
+    p.add_argument(
+        "--report-to", nargs="+", metavar="NAME",
+        help="the Trainer's integrations to log to (tensorboard, wandb, ...), into OUT_DIR/checkpoints",
+    )  # fmt: skip
+    precision = p.add_mutually_exclusive_group()
+    precision.add_argument(
+        "--bf16", action="store_true", help="mixed precision in bfloat16 (CPU or a GPU that has it)"
+    )
+    precision.add_argument("--fp16", action="store_true", help="mixed precision in float16 (a GPU)")
     student = p.add_argument_group(
         "student size",
         "a smaller encoder of the teacher's family, initialised from it (default: the teacher's sizes; "
@@ -106,7 +132,8 @@ def _lines(path: str, flag: str) -> list[str]:
 
 def _check_flags(args: argparse.Namespace) -> None:
     """The flags that need no model, checked before torch is imported and named as flags."""
-    check_positive(args, "--steps", "--batch-size", "--out-dim", *map(_flag, _SIZES))
+    check_positive(args, "--steps", "--batch-size", "--out-dim", "--save-steps", "--logging-steps")
+    check_positive(args, *map(_flag, _SIZES))
     if args.int8 and args.onnx is None:
         raise CLIError("--int8 quantises the --onnx file: give --onnx FILE too")
     if args.onnx is not None:
@@ -148,8 +175,12 @@ def _training(args: argparse.Namespace) -> dict[str, Any]:
     """shrink's training keywords (DistilConfig's fields) from the flags."""
     options: dict[str, Any] = {
         "steps": args.steps, "batch_size": args.batch_size, "max_length": args.max_length,
-        "seed": args.training_seed, "progress": not args.quiet,
+        "seed": args.training_seed, "progress": not args.quiet, "device": args.device, "bf16": args.bf16,
+        "fp16": args.fp16, "save_steps": args.save_steps, "resume": args.resume,
+        "logging_steps": args.logging_steps, "report_to": args.report_to or "none",
     }  # fmt: skip
+    if args.save_steps is not None or args.resume or args.report_to:
+        options["checkpoint_dir"] = str(Path(args.output) / "checkpoints")
     if args.lr is not None:
         options["lr"] = args.lr
     if args.max_minutes is not None:
@@ -209,6 +240,11 @@ def cmd_shrink(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise CLIError(str(missing(e, "torch", "hashembed shrink"))) from None
     target = saving.check_target(args.output)
+    if args.resume:
+        from ..torch.distillation.checkpoints import latest
+
+        if latest(target / saving.CHECKPOINTS) is None:
+            raise CLIError(f"--resume: {target / saving.CHECKPOINTS} holds no checkpoint to resume from")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     transformers.utils.logging.disable_progress_bar()  # one bar, ours
     unloadable = f"MODEL_DIR {args.model}: cannot be loaded as a transformers model"
@@ -247,6 +283,8 @@ def cmd_shrink(args: argparse.Namespace) -> int:
             )  # fmt: skip
     except FloatingPointError as e:
         raise CLIError(str(e)) from None
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun or accelerate launch, the first process reports and saves
     print(result.summary())
     status("shrink", f"saving to {target}", not args.quiet)
     target = _save(saving, result.model, tokenizer, target)

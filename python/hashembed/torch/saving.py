@@ -27,9 +27,14 @@ from ..errors import ParameterError, parameter_error
 from ..reference import SPEC_VERSION
 from . import manifest
 from .batches import check_tokenizer, is_transformers_tokenizer
+from .distillation.checkpoints import RUN_FILE
 from .embedding import HashEmbedding, hash_layer
 from .manifest import MANIFEST, WEIGHTS
 from .students import attach_output_projection, output_projection
+
+CHECKPOINTS = "checkpoints"
+"""The subdirectory of a save where `hashembed shrink --save-steps` writes its checkpoints;
+a save keeps it (`save` carries it into the new save)."""
 
 if sys.platform != "win32":
     import fcntl
@@ -70,7 +75,8 @@ def _check(given: Path) -> frozenset[str]:
         return frozenset()
     if not given.is_dir():
         raise FileExistsError(f"{given}: exists and is not a directory; not overwriting it")
-    entries = {p.name for p in given.iterdir()}
+    # a training's checkpoints (`hashembed shrink --save-steps`) stay, carried into the new save
+    entries = {p.name for p in given.iterdir()} - ({CHECKPOINTS} if _checkpoints(given) else set())
     if entries and MANIFEST not in entries:
         raise _not_a_save(given, f"it has no {MANIFEST}", entries)
     if entries:
@@ -91,6 +97,11 @@ def _check(given: Path) -> frozenset[str]:
     if entries:
         check_writable(given, given)  # deleting the earlier save's files
     return frozenset(entries)
+
+
+def _checkpoints(directory: Path) -> bool:
+    """Whether `directory` holds a training's checkpoints (CHECKPOINTS, with the run's file)."""
+    return (directory / CHECKPOINTS / RUN_FILE).is_file() and not (directory / CHECKPOINTS).is_symlink()
 
 
 @contextlib.contextmanager
@@ -249,24 +260,32 @@ def _commit(staging: Path, target: Path, replaced: frozenset[str]) -> None:
             except BaseException:
                 old.rmdir()
                 raise
+        carried = old is not None and _checkpoints(old / "dir")
+        moved_from = (old / "dir" / CHECKPOINTS) if old is not None else None
         try:
-            added = set(os.listdir(old / "dir")) - replaced if old is not None else set()
+            added = set(os.listdir(old / "dir")) - replaced - {CHECKPOINTS} if old is not None else set()
             if added:
                 raise FileExistsError(
                     f"{target}: files were added to it while the save was written "
                     f"({manifest.listing(added)}); it is left as it was: move them out, or save to "
                     "another directory"
                 )
+            if carried and moved_from is not None:
+                os.rename(moved_from, staging / CHECKPOINTS)
             os.rename(staging, target)
             if arrived:
                 os.rename(target, staging)
         except BaseException:
+            if moved_from is not None and carried and (staging / CHECKPOINTS).exists():
+                os.rename(staging / CHECKPOINTS, moved_from)
             if old is not None:
                 os.rename(old / "dir", target)
                 old.rmdir()
             raise
         if old is not None:
             if arrived:
+                if moved_from is not None and carried:
+                    os.rename(staging / CHECKPOINTS, moved_from)
                 os.rename(old / "dir", target)
                 old.rmdir()
             else:

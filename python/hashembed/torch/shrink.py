@@ -4,6 +4,7 @@ embeddings; the training itself is `distillation`'s."""
 from __future__ import annotations
 
 import copy
+import os
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -57,6 +58,14 @@ def shrink(
     init_projection: bool = True,
     eval_every: int | None = None,
     max_seconds: float | None = None,
+    device: str | None = None,
+    bf16: bool = False,
+    fp16: bool = False,
+    save_steps: int | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    logging_steps: int | None = None,
+    report_to: str | list[str] = "none",
     num_layers: int | None = None,
     hidden_size: int | None = None,
     intermediate_size: int | None = None,
@@ -83,6 +92,9 @@ def shrink(
     options = {
         "steps": steps, "batch_size": batch_size, "max_length": max_length, "lr": lr,
         "eval_every": eval_every, "max_seconds": max_seconds, "seed": seed, "progress": progress,
+        "device": device, "bf16": bf16, "fp16": fp16, "save_steps": save_steps,
+        "checkpoint_dir": checkpoint_dir, "resume": resume, "logging_steps": logging_steps,
+        "report_to": report_to,
     }  # fmt: skip
     lesson, config = course(model, tokenizer, texts, eval_texts, options)
     init_projection = boolean("init_projection", init_projection)
@@ -124,7 +136,7 @@ def shrink(
         status("shrink", "fitting the projection to the model's embedding table", config.progress)
         weights = token_weights(rows, len(tokens))
         r2 = layer.fit_projection(target, weights=weights)
-    result = train(model, student, lesson, rows, config)
+    result = train(model, student, lesson, config)
     result.projection_r2 = r2
     return result
 

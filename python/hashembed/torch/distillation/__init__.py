@@ -5,18 +5,18 @@
 from __future__ import annotations
 
 from .config import DEFAULT_LR, INPUT_LR_SCALE, WARMUP, DistilConfig
-from .loop import Clock, Course, Schedule, check_max_length, course, distil, input_table, train
+from .loop import Course, check_max_length, course, distil, input_table, train
 from .loss import distillation_loss
 from .result import ShrinkResult
+from .trainer import DistillationTrainer
 
 __all__ = [
     "DEFAULT_LR",
     "INPUT_LR_SCALE",
     "WARMUP",
-    "Clock",
     "Course",
     "DistilConfig",
-    "Schedule",
+    "DistillationTrainer",
     "ShrinkResult",
     "check_max_length",
     "course",

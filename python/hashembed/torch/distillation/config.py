@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,10 @@ def _int(name: str, value: Any, minimum: int) -> int:
     return n
 
 
+def _optional_count(name: str, value: Any) -> int | None:
+    return None if value is None else _int(name, value, 1)
+
+
 def _positive_float(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         message = f"{name} must be a finite number > 0, not {type(value).__name__}"
@@ -81,6 +86,87 @@ def _seed(value: Any) -> int:
     return n
 
 
+def _device(value: Any) -> str:
+    """`value` as the name of a device torch has here; None picks CUDA, else MPS, else CPU."""
+    import torch
+
+    if value is None:
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        return "mps" if mps is not None and mps.is_available() else "cpu"
+    if not isinstance(value, str):
+        message = f"device must be a str such as 'cpu' or 'cuda', not {type(value).__name__}"
+        raise parameter_error(ParameterTypeError, message, "device", value)
+    try:
+        device = torch.device(value)
+    except RuntimeError:
+        message = f"device={value!r} is not a device: one of 'cpu', 'cuda', 'cuda:N', 'mps'"
+        raise parameter_error(ParameterError, message, "device", value) from None
+    mps = getattr(torch.backends, "mps", None)
+    missing = {
+        "cuda": not torch.cuda.is_available(),
+        "mps": not (mps is not None and mps.is_available()),
+    }
+    if missing.get(device.type):
+        message = f"device={value!r}: this torch has no {device.type.upper()} device"
+        raise parameter_error(ParameterError, message, "device", value)
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        message = f"device={value!r}: this machine has {count} CUDA device(s)"
+        raise parameter_error(ParameterError, message, "device", value)
+    if device.type not in ("cpu", "cuda", "mps"):
+        message = f"device={value!r} is not one training runs on: one of 'cpu', 'cuda', 'cuda:N', 'mps'"
+        raise parameter_error(ParameterError, message, "device", value)
+    return str(device)
+
+
+def _report_to(value: Any) -> str | list[str]:
+    """The Trainer's `report_to`: "none", "all", an integration's name or a list of them."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        message = f"report_to must be a str or a list of str, not {type(value).__name__}"
+        raise parameter_error(ParameterTypeError, message, "report_to", value)
+    from transformers.integrations import get_available_reporting_integrations
+
+    known = {"none", "all", *get_available_reporting_integrations()}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        have = ", ".join(sorted(known))
+        message = f"report_to={unknown[0]!r} is not installed or not an integration: one of {have}"
+        raise parameter_error(ParameterError, message, "report_to", value)
+    return value if isinstance(value, str) else list(value)
+
+
+def _directory(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+        message = f"checkpoint_dir must be a path, not {value!r}"
+        raise parameter_error(ParameterTypeError, message, "checkpoint_dir", value)
+    path = os.fspath(value)
+    if os.path.exists(path) and not os.path.isdir(path):
+        message = f"checkpoint_dir {path}: is a file, not a directory"
+        raise parameter_error(ParameterError, message, "checkpoint_dir", value)
+    return str(path)
+
+
+def _check_precision(device: str, bf16: bool, fp16: bool) -> None:
+    """bf16 and fp16 where the device has them (torch's autocast): bf16 on the CPU and on a
+    GPU that supports it, fp16 on a GPU."""
+    import torch
+
+    if bf16 and fp16:
+        raise parameter_error(ParameterError, "bf16 and fp16 are two precisions: pass one", "fp16", fp16)
+    kind = device.split(":")[0]
+    if fp16 and kind == "cpu":
+        message = "fp16=True needs a GPU (device='cuda' or 'mps'): on the CPU, mixed precision is bf16"
+        raise parameter_error(ParameterError, message, "fp16", fp16)
+    if bf16 and kind == "cuda" and not torch.cuda.is_bf16_supported():
+        message = f"bf16=True: the GPU {torch.cuda.get_device_name()} has no bfloat16; pass fp16=True"
+        raise parameter_error(ParameterError, message, "bf16", bf16)
+
+
 @dataclass(frozen=True)
 class DistilConfig:
     """The training options of `distil` and `shrink`, as Python numbers and bools (NumPy
@@ -90,7 +176,16 @@ class DistilConfig:
     Each of `steps` steps takes `batch_size` texts, truncated to `max_length` tokens, with
     AdamW at `lr`; `max_seconds` is a time budget; with evaluation texts, the student is also
     evaluated every `eval_every` steps; `seed` fixes the order of the texts (and
-    `shrink` seeds torch with it); `progress` draws a bar on stderr.
+    `shrink` seeds torch with it); `progress` draws a bar on stderr. `device` is where the
+    teacher and the student run ("cpu", "cuda", "cuda:N", "mps"; None: CUDA if there is
+    one, else MPS, else the CPU); `bf16` or `fp16` train in mixed precision (autocast; the
+    student's weights stay float32): bf16 on the CPU or a GPU that has it, fp16 on a GPU.
+    Every `save_steps` steps a checkpoint is written into `checkpoint_dir`
+    (`checkpoint-N/`: the student, optimiser, scheduler, data position and RNG states);
+    `resume` continues from its latest. The loss and learning rate are logged every
+    `logging_steps` steps (default: every 1% of the steps) into `.history` and to the
+    Trainer's `report_to` integrations ("tensorboard", "wandb", ...: they write into
+    `checkpoint_dir`).
     """
 
     steps: int = 1000
@@ -101,6 +196,14 @@ class DistilConfig:
     max_seconds: float | None = None
     seed: int = 0
     progress: bool = True
+    device: str | None = None
+    bf16: bool = False
+    fp16: bool = False
+    save_steps: int | None = None
+    checkpoint_dir: str | os.PathLike[str] | None = None
+    resume: bool = False
+    logging_steps: int | None = None
+    report_to: str | list[str] = "none"
 
     def __post_init__(self) -> None:
         budget = self.max_seconds
@@ -109,10 +212,25 @@ class DistilConfig:
             "batch_size": _int("batch_size", self.batch_size, 1),
             "max_length": _int("max_length", self.max_length, 2),
             "lr": _positive_float("lr", self.lr),
-            "eval_every": None if self.eval_every is None else _int("eval_every", self.eval_every, 1),
+            "eval_every": _optional_count("eval_every", self.eval_every),
             "max_seconds": None if budget is None else _positive_float("max_seconds", budget),
             "seed": _seed(self.seed),
             "progress": boolean("progress", self.progress),
+            "device": _device(self.device),
+            "bf16": boolean("bf16", self.bf16),
+            "fp16": boolean("fp16", self.fp16),
+            "save_steps": _optional_count("save_steps", self.save_steps),
+            "checkpoint_dir": _directory(self.checkpoint_dir),
+            "resume": boolean("resume", self.resume),
+            "logging_steps": None
+            if self.logging_steps is None
+            else _int("logging_steps", self.logging_steps, 1),
+            "report_to": _report_to(self.report_to),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)  # frozen: set once, here
+        _check_precision(str(self.device), bool(self.bf16), bool(self.fp16))
+        for name in ("save_steps", "resume", "report_to"):
+            if getattr(self, name) not in (None, False, "none", []) and self.checkpoint_dir is None:
+                message = f"{name} needs checkpoint_dir, the directory the checkpoints go to"
+                raise parameter_error(ParameterError, message, "checkpoint_dir", None)

@@ -1,18 +1,20 @@
-"""`distil`, and the training loop `shrink` shares with it: a seeded order of the texts,
-AdamW with a warm-up and a linear decay, evaluation outside the timed training, a history of
-the loss and the metrics."""
+"""`distil`, and the training `shrink` shares with it: the checked inputs (`course`) handed
+to `DistillationTrainer`, transformers' Trainer with hashembed's loss, a seeded order of the
+texts, AdamW with a warm-up and a linear decay; evaluation outside the timed training, a
+history of the loss and the metrics."""
 
 from __future__ import annotations
 
 import contextlib
-import math
-import random
-import time
-from collections.abc import Iterator, Sequence
+import os
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
+import transformers
 from torch import nn
 
 from ...errors import ParameterError, ParameterTypeError, parameter_error
@@ -21,53 +23,10 @@ from .. import students
 from ..batches import Encoder, check_tokenizer, text_list
 from ..embedding import HashEmbedding, input_layer, parameter_count, token_limit
 from ..metrics import agreement, sentence_embeddings
+from . import checkpoints
 from .config import DEFAULT_LR, INPUT_LR_SCALE, WARMUP, DistilConfig
-from .loss import distillation_loss
 from .result import ShrinkResult
-
-
-class Clock:
-    """Wall and CPU seconds of training, without the time spent evaluating."""
-
-    def start(self) -> None:
-        self._wall, self._cpu = time.monotonic(), time.process_time()
-
-    def read(self) -> tuple[float, float]:
-        return time.monotonic() - self._wall, time.process_time() - self._cpu
-
-    @contextlib.contextmanager
-    def paused(self) -> Iterator[None]:
-        wall, cpu = time.monotonic(), time.process_time()
-        try:
-            yield
-        finally:
-            self._wall += time.monotonic() - wall
-            self._cpu += time.process_time() - cpu
-
-
-class Schedule:
-    """The learning-rate factor: a linear warm-up over the first 5% of training, then a linear
-    decay to zero at its end. Training's progress is the share of `steps` done or, with a time
-    budget, the share of `max_seconds` spent, whichever is larger, so a run cut short by its
-    budget still ends its decay."""
-
-    def __init__(self, steps: int, max_seconds: float | None, clock: Any):
-        self.steps = steps
-        self.max_seconds = max_seconds
-        self.clock = clock
-
-    def progress(self, step: int) -> float:
-        done = step / self.steps
-        if self.max_seconds is not None:
-            done = max(done, self.clock.read()[0] / self.max_seconds)
-        return min(done, 1.0)
-
-    def __call__(self, step: int) -> float:
-        done = self.progress(step)
-        if done < WARMUP:
-            # never above 1: a run of fewer than 20 steps has no step inside the warm-up
-            return min(1.0, max(done, 1 / self.steps) / WARMUP)
-        return max(0.0, (1.0 - done) / (1.0 - WARMUP))
+from .trainer import DistillationTrainer, Watch, no_dropout
 
 
 @dataclass
@@ -173,22 +132,33 @@ def distil(
     seed: int = 0,
     eval_every: int | None = None,
     max_seconds: float | None = None,
+    device: str | None = None,
+    bf16: bool = False,
+    fp16: bool = False,
+    save_steps: int | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    logging_steps: int | None = None,
+    report_to: str | list[str] = "none",
 ) -> ShrinkResult:
     """Trains `student` (a transformers encoder with the teacher's hidden sizes and any input
     layer: `shrink` makes one, and docs/compression.md's baselines are others) to reproduce
     `teacher`, in place; returns a `ShrinkResult` with it.
 
-    Each of `steps` steps takes `batch_size` of `texts` (a seeded random order, reshuffled
-    once all are used), truncated to `max_length` tokens; the loss matches every hidden state
-    of the teacher (relative squared error) and its mean-pooled sentence embeddings (one minus
-    cosine). All student weights train, with AdamW at `lr` (the input layer, new, at 10x), a
-    5% warm-up and a linear decay to zero. Dropout is off: the target is the teacher's
-    deterministic output. On CPU the result is the same for the same `seed`.
+    Training is transformers' `Trainer` (`DistillationTrainer`), on `device` (default CUDA,
+    else MPS, else the CPU; the teacher runs there too and is put back after), in mixed
+    precision with `bf16` or `fp16`. Each of `steps` steps takes `batch_size` of `texts` (a
+    seeded random order, reshuffled once all are used), tokenised per batch and truncated to
+    `max_length` tokens; the loss matches every hidden state of the teacher (relative squared
+    error) and its mean-pooled sentence embeddings (one minus cosine), the teacher's computed
+    inside it without gradients. All student weights train, with AdamW at `lr` (the input
+    layer, new, at 10x), a 5% warm-up and a linear decay to zero, gradients clipped at norm
+    1. Dropout is off: the target is the teacher's deterministic output. On CPU the result
+    is the same for the same `seed`.
 
     `max_seconds` is a time budget: training ends when it is spent or after `steps`,
-    whichever comes first, and the warm-up and decay follow whichever is nearer its end, so a
-    run the budget cuts short has still decayed (its result then depends on the machine's
-    speed, not on the seed alone).
+    whichever comes first; the schedule follows the steps, so give steps the budget can hold
+    for the learning rate to have decayed when it ends.
 
     With `eval_texts`, `.metrics` compares the student's and the teacher's sentence
     embeddings of them (mean cosine, Spearman of pairwise similarities, nearest-neighbour
@@ -199,164 +169,153 @@ def distil(
     options = {
         "steps": steps, "batch_size": batch_size, "max_length": max_length, "lr": lr,
         "eval_every": eval_every, "max_seconds": max_seconds, "seed": seed, "progress": progress,
+        "device": device, "bf16": bf16, "fp16": fp16, "save_steps": save_steps,
+        "checkpoint_dir": checkpoint_dir, "resume": resume, "logging_steps": logging_steps,
+        "report_to": report_to,
     }  # fmt: skip
     lesson, config = course(teacher, tokenizer, texts, eval_texts, options, student)
-    return train(teacher, student, lesson, lesson.encoder.token_ids(lesson.texts), config)
+    return train(teacher, student, lesson, config)
 
 
-def train(
-    teacher: Any, student: Any, lesson: Course, rows: list[list[int]], config: DistilConfig
-) -> ShrinkResult:
-    """The training loop on the token ids `rows` of the lesson's texts, with the teacher in
-    eval mode and its own mode restored afterwards."""
-    teacher_training = teacher.training
+def train(teacher: Any, student: Any, lesson: Course, config: DistilConfig) -> ShrinkResult:
+    """`student` trained against `teacher` on the lesson's texts by `DistillationTrainer`,
+    with the teacher in eval mode and its own mode restored afterwards."""
+    teacher_training, teacher_device = teacher.training, lesson.table.device
     teacher.eval()
     try:
-        return _Run(teacher, student, lesson, config).train(rows)
+        return _train(teacher, student, lesson, config)
     finally:
         teacher.train(teacher_training)
+        teacher.to(teacher_device)
 
 
-def _order(count: int, batch_size: int, seed: int) -> Iterator[list[int]]:
-    """Batches of indices into `count` rows, in a seeded random order reshuffled once all
-    are used; the first order is drawn now, before the clock starts."""
-    order = list(range(count))
-    shuffle = random.Random(seed)
-    shuffle.shuffle(order)
-    return _batches(order, shuffle, batch_size)
+class _Texts(torch.utils.data.Dataset):
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, i: int) -> str:
+        return self.texts[i]
 
 
-def _batches(order: list[int], shuffle: random.Random, batch_size: int) -> Iterator[list[int]]:
-    cursor = 0
-    while True:
-        if cursor + batch_size > len(order) and cursor > 0:
-            shuffle.shuffle(order)
-            cursor = 0
-        yield order[cursor : cursor + batch_size]
-        cursor += batch_size
+class _Collator:
+    """A batch of texts tokenised, padded to its longest: tokenisation happens per batch."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+
+    def __call__(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        ids, mask = self.encoder(texts)
+        return {"input_ids": ids, "attention_mask": mask}
 
 
-class _Run:
-    """One training run: the student's optimiser, the clock and schedule, the evaluation."""
+def _log_every(config: DistilConfig) -> int:
+    return config.logging_steps or max(1, config.steps // 100)
 
-    def __init__(self, teacher: Any, student: Any, lesson: Course, config: DistilConfig):
-        self.teacher, self.student, self.lesson, self.config = teacher, student, lesson, config
-        self.layer = student.get_input_embeddings()
-        self.matched = students.hidden_state_map(teacher, student)
-        self.projection = students.output_projection(student)
-        self.device = lesson.table.device
-        student.to(self.device)
-        student.eval()  # dropout off; gradients flow all the same
-        fresh = {id(p) for p in self.layer.parameters()}
-        body = [p for p in student.parameters() if id(p) not in fresh]
-        groups: list[dict[str, Any]] = [
-            {"params": body},
-            {"params": list(self.layer.parameters()), "lr": config.lr * INPUT_LR_SCALE},
-        ]
-        self.optimizer = torch.optim.AdamW(groups, lr=config.lr)
-        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
-        self.clock = Clock()
-        self.schedule = Schedule(config.steps, config.max_seconds, self.clock)
-        self.targets = None
-        self.initial: dict[str, float] = {}
-        if lesson.eval_texts is not None:
-            what = f"evaluating the teacher and the untrained student on {len(lesson.eval_texts):,} texts"
-            status("shrink", what, config.progress)
-            self.targets = self._embed(teacher)
-            self.initial = agreement(self._embed(student), self.targets)
 
-    def _embed(self, model: Any) -> Any:
-        return sentence_embeddings(model, self.lesson.encoder, self.lesson.eval_texts or [])
+def _world() -> tuple[int, int]:
+    """(this process's rank, how many processes train): (0, 1) unless launched by torchrun
+    or accelerate launch, which set RANK and WORLD_SIZE."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
-    def evaluate(self) -> dict[str, float]:
-        """The student's agreement with the teacher on the evaluation texts (none: {})."""
-        if self.targets is None:
-            return {}
-        with self.clock.paused():
-            return agreement(self._embed(self.student), self.targets)
 
-    def step(self, step: int, ids: torch.Tensor, mask: torch.Tensor) -> float:
-        """One optimiser step on a batch; its loss."""
-        with torch.no_grad():
-            want = self.teacher(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-        got = self.student(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-        loss = distillation_loss(got, want, mask, self.matched, self.projection)
-        value = loss.detach().item()
-        if not math.isfinite(value):
-            raise FloatingPointError(
-                f"the loss became {value} at step {step}: try a lower lr than {self.config.lr}"
-            )
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.student.parameters(), 1.0)
-        factor = self.schedule(step)
-        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
-            group["lr"] = base * factor
-        self.optimizer.step()
-        return value
+def _arguments(config: DistilConfig, device: torch.device, batch: int, out: str) -> Any:
+    if device.type == "cuda" and device.index is not None and _world()[1] == 1:
+        torch.cuda.set_device(device)  # the Trainer trains on the current CUDA device
+    world = _world()[1]
+    return transformers.TrainingArguments(
+        output_dir=out, max_steps=config.steps, per_device_train_batch_size=batch // world,
+        ddp_backend="gloo" if world > 1 and device.type == "cpu" else None,
+        learning_rate=config.lr, warmup_steps=WARMUP, lr_scheduler_type="linear", weight_decay=0.01,
+        max_grad_norm=1.0, seed=config.seed, data_seed=config.seed, logging_strategy="steps",
+        logging_steps=_log_every(config), report_to=config.report_to, disable_tqdm=True,
+        remove_unused_columns=False,
+        use_cpu=device.type == "cpu", dataloader_drop_last=True, optim="adamw_torch", bf16=config.bf16,
+        fp16=config.fp16, save_strategy="no" if config.save_steps is None else "steps",
+        save_steps=config.save_steps or 500,
+    )  # fmt: skip
 
-    def train(self, rows: list[list[int]]) -> ShrinkResult:
-        config, encoder = self.config, self.lesson.encoder
-        history: list[dict[str, float]] = []
-        log_every = max(1, config.steps // 100)
-        done = sentences = 0
-        value = math.nan
-        batches = _order(len(rows), config.batch_size, config.seed)
-        bar = Progress(
-            config.steps * config.batch_size, label="shrink", unit="sentences", enabled=config.progress,
-            min_interval=1.0,
+
+def _train(teacher: Any, student: Any, lesson: Course, config: DistilConfig) -> ShrinkResult:
+    layer = student.get_input_embeddings()
+    device = torch.device(str(config.device))  # DistilConfig resolved None to a device
+    rank, world = _world()
+    batch = min(config.batch_size, len(lesson.texts))
+    if batch % world:
+        message = f"batch_size={batch} (the global batch) does not split over {world} processes"
+        raise parameter_error(ParameterError, message, "batch_size", config.batch_size)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))  # each process its GPU
+    teacher.to(device)
+    student.to(device)
+    # one process evaluates and draws the bar; all train
+    shown = config.progress and rank == 0
+    targets, initial = None, {}
+
+    def embed(model: Any) -> Any:
+        return sentence_embeddings(model, lesson.encoder, lesson.eval_texts or [])
+
+    if lesson.eval_texts is not None and rank == 0:
+        what = f"evaluating the teacher and the untrained student on {len(lesson.eval_texts):,} texts"
+        status("shrink", what, shown)
+        targets = embed(teacher)
+        initial = agreement(embed(student), targets)
+
+    def evaluate() -> dict[str, float]:
+        return {} if targets is None else agreement(embed(student), targets)
+
+    bar = Progress(config.steps * batch, label="shrink", unit="sentences", enabled=shown, min_interval=1.0)
+    with contextlib.ExitStack() as stack:
+        if config.checkpoint_dir is None:
+            out = stack.enter_context(tempfile.TemporaryDirectory(prefix="hashembed-distil-"))
+        else:
+            out = str(config.checkpoint_dir)
+        run = checkpoints.fingerprint(teacher, student, layer.embedder, lesson.table)
+        start = checkpoints.prepare(Path(out), run, config.resume) if config.checkpoint_dir else None
+        trainer = DistillationTrainer(
+            teacher=teacher, matched=students.hidden_state_map(teacher, student),
+            projection=students.output_projection(student), fast=list(layer.parameters()),
+            fast_scale=INPUT_LR_SCALE, model=student, args=_arguments(config, device, batch, out),
+            train_dataset=_Texts(lesson.texts), data_collator=_Collator(lesson.encoder),
         )  # fmt: skip
-        self.clock.start()
-        with bar:
-            for step, picked in zip(range(config.steps), batches):
-                ids, mask = encoder.pad([rows[i] for i in picked])
-                value = self.step(step, ids.to(self.device), mask.to(self.device))
-                done, sentences = step + 1, sentences + len(picked)
-                bar.note = f"loss {value:.4f}"
-                if config.max_seconds is not None:
-                    bar.time_left = config.max_seconds - self.clock.read()[0]
-                bar.update(len(picked))
-                entry: dict[str, float] = {}
-                if done % log_every == 0 or done == config.steps:
-                    entry = {"step": done, "loss": value}
-                if config.eval_every is not None and done % config.eval_every == 0 and done < config.steps:
-                    entry = {"step": done, "loss": value, **self.evaluate()}
-                if entry:
-                    entry["seconds"], entry["cpu_seconds"] = self.clock.read()
-                    history.append(entry)
-                if self.schedule.progress(done) >= 1.0:
-                    break
-        return self._result(history, done, sentences, value)
-
-    def _result(
-        self, history: list[dict[str, float]], done: int, sentences: int, value: float
-    ) -> ShrinkResult:
-        seconds, cpu_seconds = self.clock.read()
-        if self.lesson.eval_texts is not None:
-            status(
-                "shrink",
-                f"evaluating the student on {len(self.lesson.eval_texts):,} texts",
-                self.config.progress,
-            )
-        metrics = self.evaluate()
-        if metrics and self.config.eval_every is not None:
-            history.append(
-                {"step": done, "loss": value, **metrics, "seconds": seconds, "cpu_seconds": cpu_seconds}
-            )
-        for p in self.student.parameters():
-            p.grad = None
-        return ShrinkResult(
-            model=self.student,
-            metrics=metrics,
-            initial_metrics=self.initial,
-            parameters_before=parameter_count(self.teacher),
-            parameters_after=parameter_count(self.student),
-            input_parameters_before=int(self.lesson.table.numel()),
-            input_parameters_after=parameter_count(self.layer),
-            steps=done,
-            sentences=sentences,
-            seconds=seconds,
-            cpu_seconds=cpu_seconds,
-            projection_r2=None,
-            history=history,
+        watch = Watch(
+            max_seconds=config.max_seconds, eval_every=config.eval_every, evaluate=evaluate,
+            loss=lambda: trainer.last_loss, log_every=_log_every(config), bar=bar, batch_size=batch,
+        )  # fmt: skip
+        trainer.add_callback(watch)
+        # the logs go to report_to's integrations and the history; the bar is the one display
+        trainer.remove_callback(transformers.trainer_callback.PrinterCallback)
+        with bar, no_dropout(student):
+            try:
+                trainer.train(resume_from_checkpoint=None if start is None else str(start))
+            except KeyboardInterrupt:
+                if config.save_steps is None or trainer.state.global_step == 0:
+                    raise
+                # what was trained is kept, where a resume finds it (the Trainer's own writer)
+                trainer._save_checkpoint(student, trial=None)
+                kept = Path(out) / f"checkpoint-{trainer.state.global_step}"
+                raise KeyboardInterrupt(
+                    f"interrupted at step {trainer.state.global_step}; saved {kept}"
+                ) from None
+        done = trainer.state.global_step
+    student.eval()
+    seconds, cpu_seconds = watch.read()
+    history = watch.history
+    if lesson.eval_texts is not None:
+        status("shrink", f"evaluating the student on {len(lesson.eval_texts):,} texts", shown)
+    metrics = evaluate()
+    if metrics and config.eval_every is not None:
+        loss = trainer.last_loss
+        history.append(
+            {"step": done, "loss": loss, **metrics, "seconds": seconds, "cpu_seconds": cpu_seconds}
         )
+    for p in student.parameters():
+        p.grad = None
+    return ShrinkResult(
+        model=student, metrics=metrics, initial_metrics=initial, parameters_before=parameter_count(teacher),
+        parameters_after=parameter_count(student), input_parameters_before=int(lesson.table.numel()),
+        input_parameters_after=parameter_count(layer), steps=done, sentences=done * batch, seconds=seconds,
+        cpu_seconds=cpu_seconds, projection_r2=None, history=history,
+    )  # fmt: skip
