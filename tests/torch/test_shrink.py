@@ -660,3 +660,19 @@ def test_an_interrupt_keeps_a_checkpoint_of_what_was_trained(
     assert sorted(p.name for p in checkpoints.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-3"]
     monkeypatch.setattr(trainer.Watch, "on_step_end", ended)
     assert tiny(teacher, tokenizer, steps=8, save_steps=2, checkpoint_dir=checkpoints, resume=True).steps == 8
+
+
+def test_distil_trains_a_student_of_any_input_layer(teacher, tokenizer, tmp_path) -> None:
+    """A baseline's student keeps a plain table (docs/compression.md's): its checkpoints say so."""
+    student = copy.deepcopy(teacher)
+    result = distil(teacher, student, tokenizer, TRAIN, steps=2, batch_size=4, max_length=16, progress=False)
+    assert result.steps == 2 and result.model is student
+    result = distil(
+        teacher, copy.deepcopy(teacher), tokenizer, TRAIN, steps=2, batch_size=4, max_length=16,
+        progress=False, save_steps=2, checkpoint_dir=tmp_path,
+    )  # fmt: skip
+    from hashembed.torch.distillation.checkpoints import RUN_FILE
+
+    assert (tmp_path / "checkpoint-2").is_dir() and '"layer": "Embedding"' in (
+        tmp_path / RUN_FILE
+    ).read_text()

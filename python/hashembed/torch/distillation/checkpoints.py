@@ -26,15 +26,21 @@ def _config(model: Any) -> dict[str, Any]:
     return {k: v for k, v in sorted(config.items()) if k not in _VOLATILE}
 
 
-def fingerprint(teacher: Any, student: Any, embedder: Any, table: torch.Tensor) -> dict[str, Any]:
+def fingerprint(teacher: Any, student: Any, layer: Any, table: torch.Tensor) -> dict[str, Any]:
     """What a run's checkpoints are of: the teacher (its configuration and a digest of its
     input table, so another checkpoint of one architecture is told apart), the student's
-    configuration (its sizes) and the embedder's."""
+    configuration (its sizes) and its input layer (a hash layer's embedder configuration;
+    another layer, `distil`'s baselines, by its class and shape)."""
     digest = hashlib.sha256(table.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    embedder = getattr(layer, "embedder", None)
+    if embedder is not None and callable(getattr(embedder, "config", None)):
+        described = embedder.config()
+    else:
+        described = {"layer": type(layer).__name__, "shape": [list(p.shape) for p in layer.parameters()]}
     return {
         "teacher": {**_config(teacher), "input_table_sha256": digest.hexdigest()},
         "student": _config(student),
-        "embedder": embedder.config(),
+        "embedder": described,
     }
 
 

@@ -272,7 +272,7 @@ def _train(teacher: Any, student: Any, lesson: Course, config: DistilConfig) -> 
             out = stack.enter_context(tempfile.TemporaryDirectory(prefix="hashembed-distil-"))
         else:
             out = str(config.checkpoint_dir)
-        run = checkpoints.fingerprint(teacher, student, layer.embedder, lesson.table)
+        run = checkpoints.fingerprint(teacher, student, layer, lesson.table)
         start = checkpoints.prepare(Path(out), run, config.resume) if config.checkpoint_dir else None
         trainer = DistillationTrainer(
             teacher=teacher, matched=students.hidden_state_map(teacher, student),
