@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
@@ -18,6 +18,7 @@ from ..vocab import vocab_tokens
 from . import students
 from .distillation import DEFAULT_LR, ShrinkResult, course, input_table, train
 from .distillation.config import boolean
+from .distillation.corpus import first
 from .embedding import HashEmbedding, replace_input_embeddings
 
 DEFAULT_PRESET = "robust"
@@ -26,6 +27,10 @@ DEFAULT_PRESET = "robust"
 # How many training texts the principal directions of a narrower student are taken from: a
 # few thousand token vectors of every layer pin down a few hundred directions.
 _BASIS_ROWS = 256
+
+# How many texts of a corpus read lazily (not a list) the token frequencies that weight the
+# projection's fit are counted in: its first ones.
+_WEIGHT_ROWS = 10_000
 
 # Models pad their embedding matrix to a multiple of 8, 64 or 128 rows for speed; a tokenizer
 # with more ids, or with fewer than the rows minus that padding, belongs to another model.
@@ -44,7 +49,7 @@ def _check_vocab(tokenizer: Any, tokens: list[str], rows: int) -> None:
 def shrink(
     model: Any,
     tokenizer: Any,
-    texts: Sequence[str],
+    texts: Iterable[str],
     *,
     embedder: HashEmbedder | None = None,
     out_dim: int | None = None,
@@ -76,7 +81,9 @@ def shrink(
 
     `model` is a transformers encoder (BERT, MiniLM, ...), the teacher; it is left unchanged.
     `tokenizer` is its tokenizer (transformers or `tokenizers.Tokenizer`); `texts` are the
-    training sentences.
+    training sentences: a list of str, or a corpus of any size read lazily (a
+    `datasets.Dataset` or `IterableDataset`, `read_corpus` of a file, any iterable of str:
+    `distil` says how each is read).
 
     The student is a copy of the teacher with its word-embedding table replaced by
     `HashEmbedding(tokenizer, embedder, out_dim=...)`: `embedder` defaults to the "robust"
@@ -87,7 +94,13 @@ def shrink(
     PyTorch's random initialisation). Training is `distil`'s; its arguments are passed on, as
     a `DistilConfig`. `num_layers`, `hidden_size`, `intermediate_size` and
     `num_attention_heads` make the student smaller than the teacher (`students`: encoders of
-    BERT's layout, which RoBERTa, XLM-R, ELECTRA and MiniLM share, and DistilBERTs).
+    BERT's layout, which RoBERTa, XLM-R, ELECTRA and MiniLM share, and DistilBERTs); a
+    narrower one works in the principal directions of the teacher's hidden states on the first
+    256 texts.
+
+    Where `texts` is not a list, the token frequencies come from a sample, its first 10,000
+    texts (in its own order, before any shuffling), which are tokenised up front; a list's
+    are counted over all of it.
     """
     options = {
         "steps": steps, "batch_size": batch_size, "max_length": max_length, "lr": lr,
@@ -115,8 +128,13 @@ def shrink(
 
     torch.manual_seed(config.seed)
     encode = lesson.encoder
-    status("shrink", f"tokenizing {len(lesson.texts):,} texts", config.progress)
-    rows = encode.token_ids(lesson.texts)
+    if isinstance(lesson.texts, list):
+        counted, what = lesson.texts, f"{len(lesson.texts):,} texts"
+    else:  # read lazily: its first texts stand for it
+        counted = first(lesson.texts, _WEIGHT_ROWS)
+        what = f"the first {len(counted):,} texts"
+    status("shrink", f"tokenizing {what}", config.progress)
+    rows = encode.token_ids(counted)
     if shape is None:
         student = copy.deepcopy(model)
     else:

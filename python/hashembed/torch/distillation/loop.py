@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from ..embedding import HashEmbedding, input_layer, parameter_count, token_limit
 from ..metrics import agreement, sentence_embeddings
 from . import checkpoints
 from .config import DEFAULT_LR, INPUT_LR_SCALE, WARMUP, DistilConfig
+from .corpus import Corpus, Stream, as_corpus, training_set
 from .result import ShrinkResult
 from .trainer import DistillationTrainer, Watch, no_dropout
 
@@ -33,11 +34,12 @@ from .trainer import DistillationTrainer, Watch, no_dropout
 class Course:
     """What a distillation reads, checked: the teacher's input table (its size is the
     result's `input_parameters_before`, its device the training's), the encoder of the
-    tokenizer, the training texts and the evaluation texts."""
+    tokenizer, the training texts (a list, or a `corpus` read lazily) and the evaluation
+    texts."""
 
     table: torch.Tensor
     encoder: Encoder
-    texts: list[str]
+    texts: Corpus
     eval_texts: list[str] | None
 
 
@@ -84,7 +86,7 @@ def check_max_length(model: Any, name: str, max_length: int) -> None:
 def course(
     teacher: Any,
     tokenizer: Any,
-    texts: Sequence[str],
+    texts: Iterable[str],
     eval_texts: Sequence[str] | None,
     options: dict[str, Any],
     student: Any = None,
@@ -98,7 +100,7 @@ def course(
     table = input_table(teacher, "model" if student is None else "teacher")
     _check_loaded(teacher, "model" if student is None else "teacher")
     check_tokenizer(tokenizer)
-    kept = text_list(texts, "texts", 1)
+    kept, _ = as_corpus(texts, "texts")
     held_out = None if eval_texts is None else text_list(eval_texts, "eval_texts", 3)
     config = DistilConfig(**options)
     if student is not None and not isinstance(input_layer(student), nn.Module):
@@ -121,7 +123,7 @@ def distil(
     teacher: Any,
     student: Any,
     tokenizer: Any,
-    texts: Sequence[str],
+    texts: Iterable[str],
     *,
     steps: int = 1000,
     batch_size: int = 32,
@@ -156,6 +158,16 @@ def distil(
     1. Dropout is off: the target is the teacher's deterministic output. On CPU the result
     is the same for the same `seed`.
 
+    `texts` is a list of str, held in memory, or a corpus of any size read lazily: a
+    `datasets.Dataset` (its "text" column, or its only column of str) sampled row by row in
+    the same seeded order, or a stream, a `datasets.IterableDataset` (such as `read_corpus`
+    gives of a text, JSON Lines or Parquet file) or any other iterable of str, read in its
+    order through a shuffle buffer of `corpus.SHUFFLE_BUFFER` texts seeded by `seed`, and read
+    again, reshuffled, as often as the steps need (a one-shot iterator, such as a generator,
+    is read once: training ends with it). Blank texts are left out; a text that is no str or
+    not valid Unicode is a ParameterError with its index, where it is read. Under several
+    processes the first reads a stream and hands out its batches (accelerate's dispatch).
+
     `max_seconds` is a time budget: training ends when it is spent or after `steps`,
     whichever comes first; the schedule follows the steps, so give steps the budget can hold
     for the learning rate to have decayed when it ends.
@@ -189,15 +201,12 @@ def train(teacher: Any, student: Any, lesson: Course, config: DistilConfig) -> S
         teacher.to(teacher_device)
 
 
-class _Texts(torch.utils.data.Dataset):
-    def __init__(self, texts: list[str]) -> None:
-        self.texts = texts
+class _StreamEnd(transformers.TrainerCallback):
+    """Training ends where a stream's pass does: a stream is read again without end but for
+    a one-shot iterator (a generator), which has no second pass to start."""
 
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def __getitem__(self, i: int) -> str:
-        return self.texts[i]
+    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        control.should_training_stop = True
 
 
 class _Collator:
@@ -242,7 +251,9 @@ def _train(teacher: Any, student: Any, lesson: Course, config: DistilConfig) -> 
     layer = student.get_input_embeddings()
     device = torch.device(str(config.device))  # DistilConfig resolved None to a device
     rank, world = _world()
-    batch = min(config.batch_size, len(lesson.texts))
+    # a stream never runs out (it is read again, reshuffled), so each batch is full
+    texts = lesson.texts
+    batch = config.batch_size if isinstance(texts, Stream) else min(config.batch_size, len(texts))
     if batch % world:
         message = f"batch_size={batch} (the global batch) does not split over {world} processes"
         raise parameter_error(ParameterError, message, "batch_size", config.batch_size)
@@ -278,13 +289,15 @@ def _train(teacher: Any, student: Any, lesson: Course, config: DistilConfig) -> 
             teacher=teacher, matched=students.hidden_state_map(teacher, student),
             projection=students.output_projection(student), fast=list(layer.parameters()),
             fast_scale=INPUT_LR_SCALE, model=student, args=_arguments(config, device, batch, out),
-            train_dataset=_Texts(lesson.texts), data_collator=_Collator(lesson.encoder),
+            train_dataset=training_set(lesson.texts, config.seed), data_collator=_Collator(lesson.encoder),
         )  # fmt: skip
         watch = Watch(
             max_seconds=config.max_seconds, eval_every=config.eval_every, evaluate=evaluate,
             loss=lambda: trainer.last_loss, log_every=_log_every(config), bar=bar, batch_size=batch,
         )  # fmt: skip
         trainer.add_callback(watch)
+        if isinstance(texts, Stream):
+            trainer.add_callback(_StreamEnd())
         # the logs go to report_to's integrations and the history; the bar is the one display
         trainer.remove_callback(transformers.trainer_callback.PrinterCallback)
         with bar, no_dropout(student):
