@@ -13,6 +13,8 @@ import numpy as np
 import hashembed
 from hashembed.cli.commands import cosine
 
+__all__ = ["SAMPLE_BYTES", "main", "stdlib_sample"]
+
 SAMPLE_BYTES = 4 << 20
 WORD = re.compile(r"[A-Za-z_]+|\d+|[^\sA-Za-z_\d]")
 

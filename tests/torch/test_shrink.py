@@ -565,41 +565,51 @@ def test_bf16_on_the_cpu_trains_float32_weights(teacher, tokenizer) -> None:
     assert next(teacher.parameters()).device.type == "cpu"
 
 
-_KILLED = """
+_RUN = """
 import os, signal, sys
 sys.path.insert(0, sys.argv[1])
 import transformers
 from _data import minilm_dir
 from hashembed.torch.distillation import trainer
+from safetensors.torch import save_file
 from tiny_models import seeded_bert, tiny
 
+tests, checkpoints, kill_at, out = sys.argv[1:5]
 ended = trainer.Watch.on_step_end
 
 def killed(self, args, state, control, **kwargs):
     ended(self, args, state, control, **kwargs)
-    if state.global_step == int(sys.argv[3]):
+    if state.global_step == int(kill_at):
         os.kill(os.getpid(), signal.SIGKILL)
 
 trainer.Watch.on_step_end = killed
 tokenizer = transformers.AutoTokenizer.from_pretrained(str(minilm_dir()), local_files_only=True)
-tiny(seeded_bert(2, 32, 64, 128), tokenizer, steps=8, save_steps=2, checkpoint_dir=sys.argv[2])
+options = {"save_steps": 2, "checkpoint_dir": checkpoints, "resume": out.endswith("resumed")}
+result = tiny(seeded_bert(2, 32, 64, 128), tokenizer, steps=8, **options)
+save_file({k: v.contiguous() for k, v in result.model.state_dict().items()}, out)
 """
 
 
-def test_a_run_killed_and_resumed_ends_with_the_weights_of_one_never_stopped(
-    teacher, tokenizer, tmp_path
-) -> None:
-    """SIGKILL after step 5 (the last checkpoint at step 4), then resume: bit-identical on
-    CPU to eight steps in one go."""
-    checkpoints = tmp_path / "checkpoints"
+def _run(*args: str) -> subprocess.CompletedProcess[bytes]:
     tests = str(Path(__file__).resolve().parents[1])
-    done = subprocess.run([sys.executable, "-c", _KILLED, tests, str(checkpoints), "5"], capture_output=True)
-    assert done.returncode == -9, done.stderr[-2000:]
-    assert sorted(p.name for p in checkpoints.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
-    resumed = tiny(teacher, tokenizer, steps=8, save_steps=2, checkpoint_dir=checkpoints, resume=True)
-    whole = tiny(teacher, tokenizer, steps=8)
-    assert resumed.steps == whole.steps == 8
-    got, want = resumed.model.state_dict(), whole.model.state_dict()
+    return subprocess.run([sys.executable, "-c", _RUN, tests, *args], capture_output=True, timeout=600)
+
+
+def test_a_run_killed_and_resumed_ends_with_the_weights_of_an_unbroken_run(tmp_path) -> None:
+    """SIGKILL after step 5 (the last checkpoint at step 4), then resume: bit-identical on
+    CPU to eight steps in one go, each run a process of its own."""
+    from safetensors.torch import load_file
+
+    killed = _run(str(tmp_path / "a"), "5", str(tmp_path / "never"))
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "a").glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+    for args in (
+        (str(tmp_path / "a"), "0", str(tmp_path / "resumed")),
+        (str(tmp_path / "b"), "0", str(tmp_path / "whole")),
+    ):
+        done = _run(*args)
+        assert done.returncode == 0, done.stderr[-2000:]
+    got, want = load_file(tmp_path / "resumed"), load_file(tmp_path / "whole")
     assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
 
 
