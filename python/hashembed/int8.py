@@ -132,16 +132,16 @@ def _check_samples(samples: Any, graph: onnx.GraphProto) -> list[dict[str, np.nd
 class _Runner:
     """Runs graphs on the sample and compares their first output with the float graph's."""
 
-    def __init__(self, float_model: bytes, samples: list[dict[str, np.ndarray]]):
+    def __init__(self, float_model: onnx.ModelProto, samples: list[dict[str, np.ndarray]]):
         self._ort = optional("onnxruntime", "int8", "quantize_int8")
         self.samples = samples
-        first = onnx.load_from_string(float_model).graph.output[0]
+        first = float_model.graph.output[0]
         if first.type.tensor_type.elem_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE):
             message = f"the model's first output, {first.name}, is not a float tensor: no cosine compares it"
             raise parameter_error(ParameterError, message, "model", first.name)
         state = self._ort.capi.onnxruntime_pybind11_state
         try:
-            self.reference = self.outputs(float_model)
+            self.reference = self.outputs(float_model.SerializeToString())
         except (state.InvalidArgument, state.Fail, state.RuntimeException) as e:
             message = f"samples cannot be run by the float model: {e}"
             raise parameter_error(ParameterError, message, "samples", samples) from None
@@ -344,7 +344,7 @@ def quantize_int8(
     source = model if isinstance(model, onnx.ModelProto) else _load(model, "model")
     batches = _check_samples(samples, source.graph)
     out = check_file_target(path)
-    runner = _Runner(source.SerializeToString(), batches)
+    runner = _Runner(source, batches)
     weights = _weights(source, keep)
     with tempfile.TemporaryDirectory(prefix="hashembed-int8-") as workdir:
         excluded = [n.name for n in source.graph.node if n.name.startswith(keep)]

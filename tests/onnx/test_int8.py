@@ -335,7 +335,7 @@ def test_graphs_no_cosine_can_check_are_refused(tmp_path) -> None:
 def test_a_zero_row_on_one_side_only_does_not_agree(tmp_path) -> None:
     from hashembed.int8 import _Runner
 
-    runner = _Runner(_small_graph().SerializeToString(), _feeds(4))
+    runner = _Runner(_small_graph(), _feeds(4))
     runner.reference[1] = 0.0
     cos = runner.cosines(_small_graph().SerializeToString())
     assert cos[1] == 0.0 and cos[0] == pytest.approx(1.0)

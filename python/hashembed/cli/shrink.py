@@ -283,7 +283,9 @@ def cmd_shrink(args: argparse.Namespace) -> int:
             )  # fmt: skip
     except FloatingPointError as e:
         raise CLIError(str(e)) from None
-    if int(os.environ.get("RANK", "0")) != 0:
+    from ..torch.distillation import processes
+
+    if processes()[0] != 0:
         return 0  # under torchrun or accelerate launch, the first process reports and saves
     print(result.summary())
     status("shrink", f"saving to {target}", not args.quiet)

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from .config import DEFAULT_LR, INPUT_LR_SCALE, WARMUP, DistilConfig
-from .loop import Course, check_max_length, course, distil, input_table, train
+from .loop import Course, check_max_length, course, distil, input_table, processes, train
 from .loss import distillation_loss
 from .result import ShrinkResult
 from .trainer import DistillationTrainer
@@ -23,5 +23,6 @@ __all__ = [
     "distil",
     "distillation_loss",
     "input_table",
+    "processes",
     "train",
 ]

@@ -224,16 +224,16 @@ def _log_every(config: DistilConfig) -> int:
     return config.logging_steps or max(1, config.steps // 100)
 
 
-def _world() -> tuple[int, int]:
+def processes() -> tuple[int, int]:
     """(this process's rank, how many processes train): (0, 1) unless launched by torchrun
     or accelerate launch, which set RANK and WORLD_SIZE."""
     return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def _arguments(config: DistilConfig, device: torch.device, batch: int, out: str) -> Any:
-    if device.type == "cuda" and device.index is not None and _world()[1] == 1:
+def _arguments(config: DistilConfig, device: torch.device, batch: int, world: int, out: str) -> Any:
+    """The Trainer's arguments: `batch` is the global batch, split over `world` processes."""
+    if device.type == "cuda" and device.index is not None and world == 1:
         torch.cuda.set_device(device)  # the Trainer trains on the current CUDA device
-    world = _world()[1]
     return transformers.TrainingArguments(
         output_dir=out, max_steps=config.steps, per_device_train_batch_size=batch // world,
         ddp_backend="gloo" if world > 1 and device.type == "cpu" else None,
@@ -250,7 +250,7 @@ def _arguments(config: DistilConfig, device: torch.device, batch: int, out: str)
 def _train(teacher: Any, student: Any, lesson: Course, config: DistilConfig) -> ShrinkResult:
     layer = student.get_input_embeddings()
     device = torch.device(str(config.device))  # DistilConfig resolved None to a device
-    rank, world = _world()
+    rank, world = processes()
     # a stream never runs out (it is read again, reshuffled), so each batch is full
     texts = lesson.texts
     batch = config.batch_size if isinstance(texts, Stream) else min(config.batch_size, len(texts))
@@ -288,7 +288,7 @@ def _train(teacher: Any, student: Any, lesson: Course, config: DistilConfig) -> 
         trainer = DistillationTrainer(
             teacher=teacher, matched=students.hidden_state_map(teacher, student),
             projection=students.output_projection(student), fast=list(layer.parameters()),
-            fast_scale=INPUT_LR_SCALE, model=student, args=_arguments(config, device, batch, out),
+            fast_scale=INPUT_LR_SCALE, model=student, args=_arguments(config, device, batch, world, out),
             train_dataset=training_set(lesson.texts, config.seed), data_collator=_Collator(lesson.encoder),
         )  # fmt: skip
         watch = Watch(
